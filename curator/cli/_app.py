@@ -1,0 +1,69 @@
+"""The Typer app, its global options, and what every verb shares."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from sqlalchemy import Engine
+
+from curator import store
+from curator.config import Settings, load_settings
+
+app = typer.Typer(
+    name="curator",
+    help="Curator: a monthly newsletter of growth resources, from feeds to inboxes.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+)
+console = Console()
+console_err = Console(stderr=True)
+
+
+@dataclass
+class State:
+    overrides: dict[str, Any] = field(default_factory=dict)
+    _settings: Settings | None = None
+    _engine: Engine | None = None
+
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(**self.overrides)
+        return self._settings
+
+    def engine(self, command: str) -> Engine:
+        """The database engine, refused when it is not at the newest migration."""
+        if self._engine is None:
+            self._engine = store.open_db(self.settings().database_url, command_name=command)
+        return self._engine
+
+
+state = State()
+
+
+@app.callback()
+def _global(
+    database_url: str = typer.Option(
+        None, "--database-url", help="Database URL (overrides CURATOR_DATABASE_URL).",
+        show_default=False,
+    ),
+    feeds: Path = typer.Option(
+        None, "--feeds", help="Path of feeds.yaml (overrides CURATOR_FEEDS).", show_default=False
+    ),
+) -> None:
+    """Curator: a monthly newsletter of growth resources, from feeds to inboxes."""
+    state.overrides = {"database_url": database_url, "feeds": feeds}
+    state._settings = None
+    state._engine = None
+
+
+def print_json(data: Any) -> None:
+    """Machine output: one JSON document on stdout."""
+    sys.stdout.write(json.dumps(data, default=str, ensure_ascii=False) + "\n")

@@ -1,0 +1,199 @@
+"""Settings, declared once: defaults < CURATOR_* environment < command-line flags.
+
+No other module reads the environment; everything takes a `Settings`.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from curator.errors import ConfigError
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+SECRET_FIELDS = {"sendgrid_api_key", "secret_key", "database_url"}
+
+
+def resource_path(name: str) -> Path:
+    """A file shipped with Curator: inside the wheel, or at the checkout's top level."""
+    packaged = PACKAGE_DIR / name
+    return packaged if packaged.exists() else PACKAGE_DIR.parent / name
+
+
+def _default_feeds() -> Path:
+    local = Path("feeds.yaml")
+    return local if local.exists() else resource_path("feeds.yaml")
+
+
+class Settings(BaseSettings):
+    """Every setting Curator reads, with its default and meaning."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CURATOR_", extra="ignore", populate_by_name=True, validate_default=True
+    )
+
+    # storage and sources
+    database_url: str = Field(
+        "sqlite:///curator.db",
+        description="SQLAlchemy URL of the database: a SQLite file or postgresql+psycopg://…",
+    )
+    feeds: Path = Field(
+        default_factory=_default_feeds,
+        description="Path of feeds.yaml (topics and feeds); ./feeds.yaml if present, else the shipped one",
+    )
+
+    # delivery
+    delivery: Literal["outbox", "sendgrid", "sandbox"] = Field(
+        "outbox",
+        description="Delivery backend: outbox (.eml files), sendgrid, or sandbox (SendGrid validates, sends nothing)",
+    )
+    outbox_dir: Path = Field(Path("outbox"), description="Folder the outbox backend writes .eml files into")
+    sendgrid_api_key: str | None = Field(
+        None,
+        validation_alias=AliasChoices("CURATOR_SENDGRID_API_KEY", "SENDGRID_API_KEY", "sendgrid_api_key"),
+        description="SendGrid API key (SENDGRID_API_KEY works too); needed by sendgrid and sandbox",
+    )
+    sendgrid_host: str = Field("https://api.sendgrid.com", description="Base URL of the SendGrid API")
+    sendgrid_webhook_public_key: str | None = Field(
+        None,
+        description="Public key of the SendGrid signed Event Webhook; when set, unsigned posts are refused",
+    )
+    sendgrid_timeout: float = Field(30.0, description="Seconds before a SendGrid request times out")
+    from_email: str = Field("newsletter@example.com", description="Sender address of every email")
+    from_name: str = Field("Curator", description="Sender name of every email")
+    reply_to: str | None = Field(None, description="Reply-To address, if different from the sender")
+    postal_address: str = Field(
+        "Curator, 1 Example Street, Springfield, USA",
+        description="The sender's postal address, printed in every email (CAN-SPAM)",
+    )
+    base_url: str = Field(
+        "http://localhost:8000", description="Public URL of the web app; links in emails start with it"
+    )
+    secret_key: str | None = Field(
+        None, description="Secret for signed links and sessions; required by serve, send and worker"
+    )
+    timezone: str = Field("UTC", description="Time zone of the schedule and of periods (YYYY-MM)")
+
+    # ingestion
+    fetch_concurrency: int = Field(100, ge=1, description="Feeds fetched at once, in all")
+    fetch_per_host: int = Field(4, ge=1, description="Feeds fetched at once from one host")
+    fetch_connect_timeout: float = Field(10.0, gt=0, description="Seconds to connect to a feed's host")
+    fetch_read_timeout: float = Field(20.0, gt=0, description="Seconds to wait for each read")
+    fetch_deadline: float = Field(60.0, gt=0, description="Seconds a whole feed fetch may take")
+    fetch_max_bytes: int = Field(10_000_000, ge=1024, description="Cap on a feed's decompressed size")
+    fetch_max_redirects: int = Field(5, ge=0, description="Redirects followed before giving up")
+    allow_file_feeds: bool = Field(False, description="Allow file: feeds (the offline demo turns it on)")
+    feed_disable_after: int = Field(10, ge=1, description="Consecutive errors before a feed is disabled")
+
+    # curation
+    freshness_half_life_days: float = Field(14.0, gt=0, description="Days after which freshness halves")
+    per_source_limit: int = Field(2, ge=1, description="Most picks from one source per topic")
+    spare_picks: int = Field(3, ge=0, description="Candidates beyond each topic's quota")
+
+    # sending
+    send_batch_size: int = Field(1000, ge=1, le=1000, description="Recipients claimed per batch")
+    send_lease_seconds: int = Field(300, ge=10, description="Seconds before an in-flight batch is uncertain")
+    send_max_attempts: int = Field(5, ge=1, description="Attempts per batch on 5xx and network errors")
+    send_rate_requests: float = Field(50.0, gt=0, description="SendGrid requests per second, all workers")
+    send_rate_recipients: float = Field(
+        50_000.0, gt=0, description="Recipients per second, all workers"
+    )
+    seed_list: list[str] = Field(
+        default_factory=list, description="Addresses that get the ops test send (comma separated)"
+    )
+    editor_emails: list[str] = Field(
+        default_factory=list, description="Editors told when the draft is ready (comma separated)"
+    )
+    ops_emails: list[str] = Field(
+        default_factory=list, description="Ops told of missed or blocked sends (comma separated)"
+    )
+
+    # schedule
+    schedule_ingest: str = Field("minute=0", description="Cron fields of the ingest job")
+    schedule_draft: str = Field("day=25 hour=9 minute=0", description="Cron fields of the draft job")
+    schedule_send: str = Field(
+        "day=1st tue hour=9 minute=0", description="Cron fields of the monthly send job"
+    )
+    send_grace_hours: float = Field(
+        6.0, ge=0, description="A send missed by more than this is not sent automatically"
+    )
+    auto_approve: bool = Field(
+        False, description="At send time, approve the top picks of an unapproved issue"
+    )
+    log_json: bool = Field(False, description="Write logs as JSON lines (for production)")
+
+    @field_validator("seed_list", "editor_emails", "ops_emails", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name like Europe/Paris)") from None
+        return value
+
+    @cached_property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def require(self, *names: str, command: str) -> None:
+        """Stop `command` before it starts when a setting it needs is missing."""
+        missing = [n for n in names if not getattr(self, n)]
+        if missing:
+            env = ", ".join(f"CURATOR_{n.upper()}" for n in missing)
+            raise ConfigError(f"`curator {command}` needs {env}: set it in the environment.")
+
+    def effective(self) -> dict[str, str]:
+        """Every setting as text, secrets masked (for `curator config`)."""
+        out = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if name in SECRET_FIELDS and value:
+                value = mask(str(value)) if name != "database_url" else mask_url(str(value))
+            elif isinstance(value, list):
+                value = ",".join(value)
+            out[name] = "" if value is None else str(value)
+        return out
+
+
+def mask(secret: str) -> str:
+    return secret[:3] + "…" if len(secret) > 8 else "…"
+
+
+def mask_url(url: str) -> str:
+    """Hide the password of a database URL."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with command-line overrides on top."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err["loc"])
+            lines.append(f"setting CURATOR_{field.upper()}: {err['msg']}")
+        raise ConfigError("\n".join(lines)) from None

@@ -1,0 +1,43 @@
+"""Curator's exceptions. Every message is written for the person who reads it.
+
+    CuratorError                 anything Curator reports instead of a traceback
+    ├── ConfigError              a setting or feeds.yaml is wrong; names it
+    ├── DatabaseError            the database is unreachable or out of date
+    ├── NotFound                 an issue, pick, subscriber or user does not exist
+    ├── IllegalTransition        an issue cannot move to the status asked
+    ├── InvalidAddress           an email address was refused
+    ├── BadToken                 a signed link was forged, altered or expired
+    └── DeliveryError            the provider refused the whole send (bad key)
+"""
+
+
+class CuratorError(Exception):
+    """An error a person can act on; the CLI prints it without a traceback."""
+
+
+class ConfigError(CuratorError):
+    pass
+
+
+class DatabaseError(CuratorError):
+    pass
+
+
+class NotFound(CuratorError):
+    pass
+
+
+class IllegalTransition(CuratorError):
+    pass
+
+
+class InvalidAddress(CuratorError):
+    pass
+
+
+class BadToken(CuratorError):
+    pass
+
+
+class DeliveryError(CuratorError):
+    pass

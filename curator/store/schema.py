@@ -1,0 +1,300 @@
+"""Tables. Unique constraints carry the invariants; CHECKs carry the status sets."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+ISSUE_STATUSES = ("draft", "in_review", "approved", "sending", "paused", "sent", "cancelled")
+PICK_DECISIONS = ("suggested", "approved", "rejected")
+SUBSCRIBER_STATUSES = ("pending", "active", "unsubscribed", "bounced", "complained")
+LEDGER_STATES = ("pending", "inflight", "sent", "failed", "uncertain", "cancelled", "skipped")
+BATCH_STATES = ("inflight", "accepted", "failed", "uncertain", "resent", "abandoned")
+ROLES = ("editor", "ops", "admin")
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes on every database (SQLite keeps naive text)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime stored; use an aware UTC datetime")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+feeds = Table(
+    "feeds",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("url", String(2048), nullable=False, unique=True),
+    Column("title", String(500)),
+    Column("site_url", String(2048)),
+    Column("weight", Float, nullable=False, default=1.0),
+    Column("etag", String(500)),
+    Column("last_modified", String(100)),
+    Column("last_fetch_at", UTCDateTime),
+    Column("last_success_at", UTCDateTime),
+    Column("next_fetch_at", UTCDateTime),
+    Column("last_status", String(20)),
+    Column("http_status", Integer),
+    Column("consecutive_errors", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("created_at", UTCDateTime, nullable=False, default=now),
+)
+
+items = Table(
+    "items",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("feed_id", ForeignKey("feeds.id", ondelete="SET NULL")),
+    Column("guid", String(2048)),
+    Column("url", String(2048), nullable=False),
+    Column("canonical_url", String(2048), nullable=False, unique=True),
+    Column("title", String(1000), nullable=False, default=""),
+    Column("title_key", String(1000), nullable=False, default="", index=True),
+    Column("summary_html", Text, nullable=False, default=""),
+    Column("summary_text", Text, nullable=False, default=""),
+    Column("author", String(500)),
+    Column("published_at", UTCDateTime, nullable=False, index=True),
+    Column("first_seen_at", UTCDateTime, nullable=False, default=now),
+    Column("manual", Boolean, nullable=False, default=False),
+    UniqueConstraint("feed_id", "guid", name="uq_items_feed_guid"),
+)
+
+# Every feed an item was seen in: near-duplicates across feeds become one item.
+item_sources = Table(
+    "item_sources",
+    metadata,
+    Column("item_id", ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
+    Column("feed_id", ForeignKey("feeds.id", ondelete="CASCADE"), primary_key=True),
+    Column("url", String(2048), nullable=False),
+)
+
+item_scores = Table(
+    "item_scores",
+    metadata,
+    Column("item_id", ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
+    Column("topic", String(100), primary_key=True),
+    Column("score", Float, nullable=False),
+    Column("parts", JSON, nullable=False),
+)
+
+issues = Table(
+    "issues",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("period", String(7), nullable=False, unique=True),
+    Column("status", String(20), nullable=False, default="draft"),
+    Column("subject", String(300), nullable=False, default=""),
+    Column("preheader", String(300), nullable=False, default=""),
+    Column("intro", Text, nullable=False, default=""),
+    Column("created_at", UTCDateTime, nullable=False, default=now),
+    Column("updated_at", UTCDateTime, nullable=False, default=now),
+    Column("approved_at", UTCDateTime),
+    Column("approved_by", String(320)),
+    Column("send_started_at", UTCDateTime),
+    Column("sent_at", UTCDateTime),
+    CheckConstraint(_in("status", ISSUE_STATUSES), name="status"),
+)
+
+picks = Table(
+    "picks",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("issue_id", ForeignKey("issues.id", ondelete="CASCADE"), nullable=False),
+    Column("item_id", ForeignKey("items.id", ondelete="CASCADE"), nullable=False),
+    Column("topic", String(100), nullable=False),
+    Column("rank", Integer, nullable=False),
+    Column("score", Float, nullable=False, default=0.0),
+    Column("parts", JSON, nullable=False, default=dict),
+    Column("decision", String(20), nullable=False, default="suggested"),
+    Column("blurb", Text, nullable=False, default=""),
+    Column("decided_by", String(320)),
+    Column("decided_at", UTCDateTime),
+    UniqueConstraint("issue_id", "item_id", name="uq_picks_issue_item"),
+    CheckConstraint(_in("decision", PICK_DECISIONS), name="decision"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", UTCDateTime, nullable=False, default=now, index=True),
+    Column("actor", String(320), nullable=False),
+    Column("action", String(100), nullable=False),
+    Column("target", String(300), nullable=False, default=""),
+    Column("detail", Text, nullable=False, default=""),
+)
+
+subscribers = Table(
+    "subscribers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("name", String(200), nullable=False, default=""),
+    Column("topics", JSON, nullable=False, default=list),
+    Column("status", String(20), nullable=False, default="pending"),
+    Column("created_at", UTCDateTime, nullable=False, default=now),
+    Column("confirmed_at", UTCDateTime),
+    Column("unsubscribed_at", UTCDateTime),
+    Column("source", String(50), nullable=False, default="cli"),
+    CheckConstraint(_in("status", SUBSCRIBER_STATUSES), name="status"),
+)
+
+suppressions = Table(
+    "suppressions",
+    metadata,
+    Column("email", String(320), primary_key=True),
+    Column("reason", String(50), nullable=False),
+    Column("detail", Text, nullable=False, default=""),
+    Column("created_at", UTCDateTime, nullable=False, default=now),
+)
+
+# The send ledger: one row per (issue, subscriber), frozen when a send starts.
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("issue_id", ForeignKey("issues.id", ondelete="CASCADE"), nullable=False),
+    Column("subscriber_id", ForeignKey("subscribers.id", ondelete="SET NULL")),
+    Column("email", String(320), nullable=False),
+    Column("name", String(200), nullable=False, default=""),
+    Column("variant", String(500), nullable=False, default=""),
+    Column("state", String(20), nullable=False, default="pending"),
+    Column("batch_key", String(64)),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("error", Text),
+    Column("sent_at", UTCDateTime),
+    UniqueConstraint("issue_id", "subscriber_id", name="uq_deliveries_issue_subscriber"),
+    CheckConstraint(_in("state", LEDGER_STATES), name="state"),
+    Index("ix_deliveries_issue_state", "issue_id", "state"),
+    Index("ix_deliveries_batch", "batch_key"),
+)
+
+send_batches = Table(
+    "send_batches",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("issue_id", ForeignKey("issues.id", ondelete="CASCADE"), nullable=False),
+    Column("variant", String(500), nullable=False, default=""),
+    Column("worker", String(200), nullable=False, default=""),
+    Column("state", String(20), nullable=False, default="inflight"),
+    Column("size", Integer, nullable=False, default=0),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("claimed_at", UTCDateTime, nullable=False, default=now),
+    Column("lease_until", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime),
+    Column("response_status", Integer),
+    Column("message_id", String(200)),
+    Column("error", Text),
+    CheckConstraint(_in("state", BATCH_STATES), name="state"),
+    Index("ix_send_batches_issue_state", "issue_id", "state"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("sg_event_id", String(200), nullable=False, unique=True),
+    Column("event", String(50), nullable=False),
+    Column("email", String(320), nullable=False, default=""),
+    Column("issue_id", Integer, index=True),
+    Column("batch_key", String(64), index=True),
+    Column("occurred_at", UTCDateTime),
+    Column("received_at", UTCDateTime, nullable=False, default=now),
+    Column("payload", JSON, nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("role", String(20), nullable=False),
+    Column("password_hash", String(300), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False, default=now),
+    Column("last_login_at", UTCDateTime),
+    CheckConstraint(_in("role", ROLES), name="role"),
+)
+
+login_attempts = Table(
+    "login_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("key", String(400), nullable=False, index=True),
+    Column("at", UTCDateTime, nullable=False, default=now),
+    Column("ok", Boolean, nullable=False, default=False),
+)
+
+# Shared state of all workers and schedulers: rate limits and the leader lock.
+rate_limits = Table(
+    "rate_limits",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("tat", Float, nullable=False, default=0.0),
+    Column("rate", Float, nullable=False),
+)
+
+locks = Table(
+    "locks",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("holder", String(200), nullable=False),
+    Column("heartbeat_at", UTCDateTime, nullable=False),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", UTCDateTime, nullable=False, default=now, index=True),
+    Column("kind", String(50), nullable=False),
+    Column("period", String(7)),
+    Column("message", Text, nullable=False),
+    Column("acknowledged", Boolean, nullable=False, default=False),
+)

@@ -1,0 +1,142 @@
+"""Shared fixtures: a migrated database per test, on SQLite or on PostgreSQL.
+
+The suite runs on SQLite by default. With CURATOR_DATABASE_URL naming a PostgreSQL
+database, every `db_url`/`engine` test runs there instead, in a database of its own
+created for the session. `pg_url` is for tests that need PostgreSQL whatever the
+default (several workers, advisory locks); they skip when it is unreachable, except
+on CI, where they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from curator import store
+from curator.store import schema
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+PG_HELP = (
+    "PostgreSQL is not reachable at {url}: start it, or point CURATOR_TEST_POSTGRES_URL at a "
+    "server where this user may create databases, to run the PostgreSQL tests."
+)
+
+
+def _requested_url() -> str | None:
+    url = os.environ.get("CURATOR_DATABASE_URL", "")
+    return store.normalize_url(url) if url.startswith("postgres") else None
+
+
+def _admin_url() -> str:
+    return store.normalize_url(
+        _requested_url() or os.environ.get("CURATOR_TEST_POSTGRES_URL", PG_DEFAULT)
+    )
+
+
+def _create_pg_database(admin_url: str) -> str | None:
+    """A fresh database beside the admin one; None when PostgreSQL is unreachable."""
+    from sqlalchemy.engine import make_url
+
+    name = f"curator_test_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+    except Exception:
+        return None
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_pg_database(admin_url: str, url: str) -> None:
+    from sqlalchemy.engine import make_url
+
+    name = make_url(url).database
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def _pg_session_url():
+    admin = _admin_url()
+    url = _create_pg_database(admin)
+    if url is None:
+        yield None
+        return
+    engine = store.make_engine(url)
+    store.upgrade(engine)
+    engine.dispose()
+    yield url
+    _drop_pg_database(admin, url)
+
+
+def _truncate_all(url: str) -> None:
+    engine = store.make_engine(url)
+    names = ", ".join(t.name for t in schema.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        conn.execute(text("DROP TABLE IF EXISTS apscheduler_jobs"))
+    engine.dispose()
+
+
+@pytest.fixture
+def pg_url(_pg_session_url) -> str:
+    """A migrated, empty PostgreSQL database; skips (fails on CI) when unreachable."""
+    if _pg_session_url is None:
+        message = PG_HELP.format(url=_admin_url())
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    _truncate_all(_pg_session_url)
+    return _pg_session_url
+
+
+@pytest.fixture
+def db_url(request, tmp_path) -> str:
+    """A migrated, empty database: PostgreSQL when CURATOR_DATABASE_URL names it, else SQLite."""
+    if _requested_url():
+        return request.getfixturevalue("pg_url")
+    url = f"sqlite:///{tmp_path / 'curator.db'}"
+    engine = store.make_engine(url)
+    store.upgrade(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def engine(db_url):
+    engine = store.make_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def settings(db_url, tmp_path):
+    """Settings for a test: its own database and outbox, a fixed secret."""
+    from curator.config import Settings
+
+    return Settings(
+        database_url=db_url,
+        outbox_dir=tmp_path / "outbox",
+        secret_key="test-secret-key-0123456789",
+        base_url="https://news.example.org",
+        feeds=REPO / "feeds.yaml",
+    )
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch, tmp_path):
+    """Tests never read the developer's own CURATOR_* settings, except the database URL."""
+    for name in list(os.environ):
+        if (name.startswith("CURATOR_") and name != "CURATOR_DATABASE_URL") or name == "SENDGRID_API_KEY":
+            monkeypatch.delenv(name, raising=False)
+    if not _requested_url():
+        monkeypatch.delenv("CURATOR_DATABASE_URL", raising=False)

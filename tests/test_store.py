@@ -1,0 +1,58 @@
+"""The database: migrations, the currency check, and the invariants it carries."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+
+from curator import store
+from curator.errors import DatabaseError
+from curator.store import schema
+from curator.store.schema import now
+
+
+def test_upgrade_twice_is_a_no_op(db_url):
+    engine = store.make_engine(db_url)
+    before, after = store.upgrade(engine)
+    engine.dispose()
+    assert before == after == store.head_revision()
+    store.open_db(db_url).dispose()
+
+
+def test_empty_database_is_refused_with_the_command_that_fixes_it(tmp_path):
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    with pytest.raises(DatabaseError, match=r"run `curator db upgrade` before `curator ingest`"):
+        store.open_db(url, command_name="ingest")
+
+
+def test_a_bad_url_is_named():
+    with pytest.raises(DatabaseError, match="not a database URL"):
+        store.make_engine("no-such-scheme")
+
+
+def test_sqlite_runs_in_wal_mode(tmp_path):
+    engine = store.make_engine(f"sqlite:///{tmp_path / 'wal.db'}")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def test_one_item_per_canonical_url(engine):
+    row = dict(url="https://a.example/x", title="x", published_at=now())
+    with engine.begin() as conn:
+        conn.execute(insert(schema.items), {**row, "canonical_url": "https://a.example/x"})
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(insert(schema.items), {**row, "canonical_url": "https://a.example/x"})
+
+
+def test_issue_status_is_checked_by_the_database(engine):
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(insert(schema.issues), {"period": "2026-12", "status": "bogus"})
+
+
+def test_times_come_back_aware_utc(engine):
+    stamp = now()
+    with engine.begin() as conn:
+        conn.execute(insert(schema.issues), {"period": "2026-12", "created_at": stamp})
+        got = conn.execute(select(schema.issues.c.created_at)).scalar_one()
+    assert got == stamp.replace(microsecond=got.microsecond) and got.utcoffset().total_seconds() == 0
