@@ -7,8 +7,9 @@ from datetime import date, datetime
 
 from sqlalchemy import Connection, insert, select, update
 
+from curator.content import IssueContent, PickView, Section
 from curator.errors import CuratorError, IllegalTransition, NotFound
-from curator.store.schema import audit_log, issues, now
+from curator.store.schema import audit_log, feeds, issues, items, now, picks
 
 # Every legal move, and nothing else. `cancelled` is reachable from any state before sent.
 TRANSITIONS: dict[str, set[str]] = {
@@ -99,3 +100,47 @@ def transition(conn: Connection, period: str, to: str, actor: str, reason: str =
         raise IllegalTransition(f"issue {period} changed while moving it to {to}; try again")
     audit(conn, actor, f"issue.{to}", period, f"{current} -> {to}" + (f": {reason}" if reason else ""))
     return get_issue(conn, period)
+
+
+def issue_content(
+    conn: Connection,
+    period: str,
+    topics: list[tuple[str, str]],
+    *,
+    include_suggested: bool = False,
+) -> IssueContent:
+    """What the issue says: its approved picks (and suggested ones for a preview) by topic.
+
+    `topics` is [(name, title)] in feeds.yaml order; picks under an unknown topic come last.
+    """
+    issue = get_issue(conn, period)
+    decisions = ("approved", "suggested") if include_suggested else ("approved",)
+    rows = conn.execute(
+        select(
+            picks.c.topic, picks.c.blurb, items.c.title, items.c.canonical_url,
+            items.c.summary_text, feeds.c.title.label("source"),
+        )
+        .join(items, items.c.id == picks.c.item_id)
+        .outerjoin(feeds, feeds.c.id == items.c.feed_id)
+        .where(picks.c.issue_id == issue["id"], picks.c.decision.in_(decisions))
+        .order_by(picks.c.topic, picks.c.rank, picks.c.id)
+    ).mappings()
+    by_topic: dict[str, list[PickView]] = {}
+    for row in rows:
+        by_topic.setdefault(row["topic"], []).append(
+            PickView(
+                title=row["title"], url=row["canonical_url"], summary_text=row["summary_text"],
+                blurb=row["blurb"], source=row["source"] or "",
+            )
+        )
+    titles = dict(topics)
+    order = [name for name, _ in topics] + sorted(set(by_topic) - set(titles))
+    sections = tuple(
+        Section(topic=name, title=titles.get(name, name.replace("-", " ").title()), picks=tuple(by_topic[name]))
+        for name in order
+        if by_topic.get(name)
+    )
+    return IssueContent(
+        period=period, subject=issue["subject"], preheader=issue["preheader"],
+        intro=issue["intro"], sections=sections,
+    )
