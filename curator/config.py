@@ -78,6 +78,9 @@ class Settings(BaseSettings):
         None, description="Secret for signed links and sessions; required by serve, send and worker"
     )
     timezone: str = Field("UTC", description="Time zone of the schedule and of periods (YYYY-MM)")
+    confirm_max_age_days: int = Field(
+        7, ge=1, description="Days a subscription's confirmation link stays valid (double opt-in)"
+    )
 
     # ingestion
     fetch_concurrency: int = Field(100, ge=1, description="Feeds fetched at once, in all")
@@ -87,6 +90,15 @@ class Settings(BaseSettings):
     fetch_deadline: float = Field(60.0, gt=0, description="Seconds a whole feed fetch may take")
     fetch_max_bytes: int = Field(10_000_000, ge=1024, description="Cap on a feed's decompressed size")
     fetch_max_redirects: int = Field(5, ge=0, description="Redirects followed before giving up")
+    fetch_max_wait: float = Field(
+        86400.0, gt=0, description="Longest wait, in seconds, honoured from Retry-After, max-age or error backoff"
+    )
+    fetch_backoff: float = Field(
+        900.0, gt=0, description="Seconds before a failing feed is tried again; doubles with each further error"
+    )
+    ingest_processes: int = Field(
+        0, ge=0, description="Processes that parse feeds: 0 is one per CPU core on big runs, 1 parses in-process"
+    )
     allow_file_feeds: bool = Field(False, description="Allow file: feeds (the offline demo turns it on)")
     feed_disable_after: int = Field(10, ge=1, description="Consecutive errors before a feed is disabled")
 
@@ -94,10 +106,42 @@ class Settings(BaseSettings):
     freshness_half_life_days: float = Field(14.0, gt=0, description="Days after which freshness halves")
     per_source_limit: int = Field(2, ge=1, description="Most picks from one source per topic")
     spare_picks: int = Field(3, ge=0, description="Candidates beyond each topic's quota")
+    draft_window_days: int = Field(
+        31, ge=1, description="Days of items a draft considers when no issue has been sent yet"
+    )
+
+    # the web app (editors' desk, ops console)
+    session_hours: float = Field(12.0, gt=0, description="Hours a sign-in lasts before asking again")
+    login_max_failures: int = Field(
+        5, ge=1, description="Failed sign-ins per address and IP before sign-in is refused for a while"
+    )
+    login_window_minutes: float = Field(
+        15.0, gt=0, description="Minutes over which failed sign-ins are counted (and refused after)"
+    )
+    page_fetch_timeout: float = Field(
+        5.0, gt=0, description="Seconds to fetch a page's title when an editor adds a link by hand"
+    )
 
     # sending
     send_batch_size: int = Field(1000, ge=1, le=1000, description="Recipients claimed per batch")
-    send_lease_seconds: int = Field(300, ge=10, description="Seconds before an in-flight batch is uncertain")
+    send_lease_seconds: int = Field(
+        300, ge=1,
+        description="Seconds before an in-flight batch whose worker went silent is uncertain; above sendgrid_timeout",
+    )
+    send_reconcile_seconds: float = Field(
+        600.0, ge=0,
+        description="Seconds an uncertain batch waits for SendGrid's events before send_uncertain_policy decides",
+    )
+    send_uncertain_policy: Literal["resend", "give_up"] = Field(
+        "resend",
+        description="An uncertain batch with no event after send_reconcile_seconds: resend it once "
+        "(a duplicate is possible) or give_up (its rows fail; `curator retry` resends them)",
+    )
+    send_retry_base_seconds: float = Field(
+        1.0, ge=0, description="First wait before retrying a batch after a 5xx or network error; doubles each time"
+    )
+    send_retry_max_seconds: float = Field(60.0, ge=0, description="Longest wait between two attempts of a batch")
+    send_poll_seconds: float = Field(2.0, gt=0, description="Seconds an idle worker sleeps before looking again")
     send_max_attempts: int = Field(5, ge=1, description="Attempts per batch on 5xx and network errors")
     send_rate_requests: float = Field(50.0, gt=0, description="SendGrid requests per second, all workers")
     send_rate_recipients: float = Field(
@@ -126,6 +170,19 @@ class Settings(BaseSettings):
         False, description="At send time, approve the top picks of an unapproved issue"
     )
     log_json: bool = Field(False, description="Write logs as JSON lines (for production)")
+    scheduler_heartbeat_seconds: float = Field(
+        10.0, gt=0, description="Seconds between the scheduler leader's heartbeats (and a standby's lock attempts)"
+    )
+    scheduler_lock_timeout: float = Field(
+        60.0, gt=0,
+        description="Seconds without a heartbeat before a standby scheduler takes over (SQLite lock row) "
+        "and /healthz reports the scheduler down",
+    )
+    scheduler_delivers: bool = Field(
+        True,
+        description="The scheduler leader also sends the batches of sends under way (a worker pass every minute), "
+        "so one process is enough; turn it off when `curator worker` processes do the sending",
+    )
 
     @field_validator("seed_list", "editor_emails", "ops_emails", mode="before")
     @classmethod

@@ -140,3 +140,15 @@ def _isolated_env(monkeypatch, tmp_path):
             monkeypatch.delenv(name, raising=False)
     if not _requested_url():
         monkeypatch.delenv("CURATOR_DATABASE_URL", raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _dispose_cli_engine():
+    """The CLI keeps one engine per process; close it after each test so no connection outlives it."""
+    yield
+    from curator.cli._app import state
+
+    if state._engine is not None:
+        state._engine.dispose()
+        state._engine = None
+    state._settings = None

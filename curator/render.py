@@ -1,0 +1,235 @@
+"""Emails from an issue: one body per topic variant, per-recipient values as substitution tags.
+
+`render_variant` writes the HTML and plain-text parts once per topic set; what differs
+per recipient appears as the tags in SUBSTITUTION_KEYS, which SendGrid (or `personalize`,
+for the outbox and previews) replaces with `recipient_values`.
+
+SendGrid substitutes the same value in both parts, literally. So the values are made safe
+for both: URLs are URL-safe by construction (itsdangerous tokens), and the name is
+HTML-escaped with quote=False (templates place it in element text only, never in an
+attribute), so "O'Brien" reads right everywhere and only &, < and > show as entities
+in the plain-text part. Feed and editor text that happens to contain a tag is
+neutralized before the provider sees it, so it cannot be replaced.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import textwrap
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from pathlib import Path
+
+import css_inline
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
+
+from curator import tokens
+from curator.config import Settings, resource_path
+from curator.content import IssueContent
+
+SUBSTITUTION_KEYS = ("-name-", "-unsubscribe_url-", "-preferences_url-")  # SendGrid substitution tags
+NAME_FALLBACK = "there"  # "Hi there," when we do not know the name
+TEXT_WIDTH = 72
+SUMMARY_CHARS = 320
+_TAG_RE = re.compile("|".join(re.escape(key) for key in SUBSTITUTION_KEYS))
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    html: str
+    text: str
+
+
+class _Literal(str):
+    """Text the templates emit as it is: our own tags and already-neutralized links."""
+
+
+def _neutralize_text(text: str) -> str:
+    # A word joiner after the first hyphen: invisible, and no longer a tag the provider replaces.
+    return _TAG_RE.sub(lambda m: m.group(0)[0] + "\u2060" + m.group(0)[1:], text)
+
+
+def _finalize(value: object) -> object:
+    if isinstance(value, (_Literal, Markup)) or not isinstance(value, str):
+        return value
+    return _neutralize_text(value)
+
+
+def _link(url: str) -> str:
+    """An http(s) URL fit for href and for the text part; "" for anything else (javascript:, data:)."""
+    url = (url or "").strip()
+    if not url.lower().startswith(("http://", "https://")):
+        return _Literal("")
+    # %2D is the same character to the server, and not a tag to the provider.
+    return _Literal(_TAG_RE.sub(lambda m: "%2D" + m.group(0)[1:], url))
+
+
+def _wrap(text: str, indent: str = "", width: int = TEXT_WIDTH) -> str:
+    paragraphs = [p for p in re.split(r"\n\s*\n", text or "") if p.strip()]
+    return "\n\n".join(
+        textwrap.fill(
+            " ".join(p.split()), width=width, initial_indent=indent, subsequent_indent=indent,
+            break_long_words=False, break_on_hyphens=False,
+        )
+        for p in paragraphs
+    )
+
+
+def _paragraphs(text: str) -> list[str]:
+    return [" ".join(p.split()) for p in re.split(r"\n\s*\n", text or "") if p.strip()]
+
+
+def _shorten(text: str, limit: int = SUMMARY_CHARS) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0].rstrip(",.;:") + "…"
+
+
+@lru_cache(maxsize=4)
+def environment(folder: Path | None = None) -> Environment:
+    """The email templates' Jinja2 environment: autoescaped HTML, StrictUndefined, tags protected."""
+    env = Environment(
+        loader=FileSystemLoader(str(folder or resource_path("templates") / "email")),
+        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=True),
+        undefined=StrictUndefined,
+        finalize=_finalize,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(link=_link, wrap=_wrap, paragraphs=_paragraphs, shorten=_shorten)
+    return env
+
+
+def _inline(document: str) -> str:
+    # At-rules (dark mode, small screens) stay in <style>; everything else moves into style="".
+    return css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False).inline(document)
+
+
+def _base_url(settings: Settings) -> str:
+    return settings.base_url.rstrip("/")
+
+
+def _subscriber_id(subscriber: Mapping) -> int:
+    # A ledger row has its own "id": the subscriber's is "subscriber_id" there.
+    return int(subscriber["subscriber_id"] if "subscriber_id" in subscriber else subscriber["id"])
+
+
+def confirm_url(settings: Settings, subscriber: Mapping) -> str:
+    token = tokens.make_token(settings, "confirm", _subscriber_id(subscriber), subscriber["email"])
+    return f"{_base_url(settings)}/confirm/{token}"
+
+
+def unsubscribe_url(settings: Settings, subscriber: Mapping) -> str:
+    """The signed one-click unsubscribe URL (also the List-Unsubscribe header's)."""
+    token = tokens.make_token(settings, "unsubscribe", _subscriber_id(subscriber), subscriber["email"])
+    return f"{_base_url(settings)}/unsubscribe/{token}"
+
+
+def preferences_url(settings: Settings, subscriber: Mapping) -> str:
+    token = tokens.make_token(settings, "preferences", _subscriber_id(subscriber), subscriber["email"])
+    return f"{_base_url(settings)}/preferences/{token}"
+
+
+def archive_url(settings: Settings, period: str | None = None) -> str:
+    return f"{_base_url(settings)}/archive" + (f"/{period}" if period else "")
+
+
+def subscribe_url(settings: Settings) -> str:
+    return f"{_base_url(settings)}/subscribe"
+
+
+def list_unsubscribe_headers(settings: Settings, subscriber: Mapping) -> dict[str, str]:
+    """RFC 8058 headers for one recipient; literal, since providers never substitute headers."""
+    return {
+        "List-Unsubscribe": f"<{unsubscribe_url(settings, subscriber)}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
+
+
+def variant_topics(variant: str) -> list[str]:
+    """The topic list a variant key stands for ("" is: no preference, feeds.yaml order)."""
+    return [t for t in variant.split(",") if t]
+
+
+def _context(content: IssueContent, topics: Sequence[str], settings: Settings, personal: bool) -> dict:
+    sections = content.ordered_for(list(topics))
+    return {
+        "content": content,
+        "sections": sections,
+        "preheader": content.preheader or _shorten(" · ".join(s.title for s in sections), 140),
+        "name": _Literal("-name-") if personal else NAME_FALLBACK,
+        "unsubscribe_url": _Literal("-unsubscribe_url-"),
+        "preferences_url": _Literal("-preferences_url-"),
+        "archive_url": _Literal(archive_url(settings, content.period)),
+        "archive_index_url": _Literal(archive_url(settings)),
+        "subscribe_url": _Literal(subscribe_url(settings)),
+        "personal": personal,
+        "settings": settings,
+    }
+
+
+def render_variant(content: IssueContent, topics: Sequence[str] | str, settings: Settings) -> Rendered:
+    """The issue for one topic set; per-recipient values are left as SUBSTITUTION_KEYS tags."""
+    if isinstance(topics, str):
+        topics = variant_topics(topics)
+    env = environment()
+    context = _context(content, topics, settings, personal=True)
+    return Rendered(
+        subject=_neutralize_text(content.subject),
+        html=_inline(env.get_template("issue.html").render(context)),
+        text=env.get_template("issue.txt").render(context),
+    )
+
+
+def render_archive_page(content: IssueContent, settings: Settings) -> str:
+    """The issue as a web page: every topic in feeds.yaml order, no personal values or tags."""
+    context = _context(content, (), settings, personal=False)
+    return _inline(environment().get_template("issue.html").render(context))
+
+
+def recipient_values(settings: Settings, subscriber: Mapping) -> dict[str, str]:
+    """Tag -> value for one recipient, safe in both parts (see the module docstring)."""
+    name = " ".join(str(subscriber.get("name") or "").split())
+    return {
+        "-name-": html.escape(name, quote=False) if name else NAME_FALLBACK,
+        "-unsubscribe_url-": unsubscribe_url(settings, subscriber),
+        "-preferences_url-": preferences_url(settings, subscriber),
+    }
+
+
+def personalize(rendered: Rendered, values: Mapping[str, str]) -> Rendered:
+    """Replace the tags as the provider would: literally, in one pass, in subject and both parts."""
+
+    def expand(text: str) -> str:
+        return _TAG_RE.sub(lambda m: values[m.group(0)], text)
+
+    return replace(rendered, subject=expand(rendered.subject), html=expand(rendered.html), text=expand(rendered.text))
+
+
+def render_for(content: IssueContent, subscriber: Mapping, settings: Settings) -> Rendered:
+    """The issue exactly as one subscriber receives it (previews, the outbox, tests)."""
+    topics = subscriber.get("topics")
+    if topics is None:
+        topics = variant_topics(subscriber.get("variant") or "")
+    return personalize(render_variant(content, topics, settings), recipient_values(settings, subscriber))
+
+
+def render_confirmation(settings: Settings, subscriber: Mapping) -> Rendered:
+    """The double opt-in email: one signed link that expires."""
+    env = environment()
+    context = {
+        "confirm_url": _Literal(confirm_url(settings, subscriber)),
+        "name": " ".join(str(subscriber.get("name") or "").split()),
+        "days": settings.confirm_max_age_days,
+        "subscribe_url": _Literal(subscribe_url(settings)),
+        "settings": settings,
+    }
+    return Rendered(
+        subject=f"Confirm your subscription to {settings.from_name}",
+        html=_inline(env.get_template("confirm.html").render(context)),
+        text=env.get_template("confirm.txt").render(context),
+    )

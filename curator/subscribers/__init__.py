@@ -1,0 +1,40 @@
+"""Subscribers: addresses, double opt-in, preferences, unsubscribe, suppressions, audience, privacy.
+
+Addresses are stored normalized and lowercased (see `normalize_email`); one subscriber
+per address. Topics are stored as a JSON list in feeds.yaml order; the variant key of a
+subscriber is that list joined by ",".
+"""
+
+from curator.subscribers._addresses import ascii_address, clean_name, clean_topics, normalize_email, split_topics
+from curator.subscribers._files import CSV_TOPIC_SEP, ImportReport, Rejected, export_csv, import_csv, read_csv
+from curator.subscribers._lifecycle import (
+    PERMANENT_REASONS,
+    SUPPRESSION_RANK,
+    TRANSITIONS,
+    Mailer,
+    add,
+    audience,
+    audience_select,
+    confirm,
+    find,
+    from_token,
+    get,
+    is_suppressed,
+    list_subscribers,
+    lookup,
+    send_confirmation,
+    subscribe,
+    suppress,
+    suppression,
+    unsubscribe,
+    update_preferences,
+)
+from curator.subscribers._privacy import export_data, forget
+
+__all__ = [
+    "CSV_TOPIC_SEP", "PERMANENT_REASONS", "SUPPRESSION_RANK", "TRANSITIONS", "ImportReport", "Mailer", "Rejected",
+    "add", "ascii_address", "audience", "audience_select", "clean_name", "clean_topics", "confirm", "export_csv",
+    "export_data", "find", "forget", "from_token", "get", "import_csv", "is_suppressed", "list_subscribers",
+    "lookup", "normalize_email", "read_csv", "send_confirmation", "split_topics", "subscribe", "suppress",
+    "suppression", "unsubscribe", "update_preferences",
+]

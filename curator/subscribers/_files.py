@@ -1,0 +1,103 @@
+"""CSV in and out: import reports every refused row by line and imports the rest."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from sqlalchemy import Connection, select
+
+from curator.errors import CuratorError, InvalidAddress, NotFound
+from curator.store.schema import subscribers
+from curator.subscribers._addresses import clean_topics, normalize_email, split_topics
+from curator.subscribers._lifecycle import add
+
+CSV_TOPIC_SEP = ";"
+EXPORT_COLUMNS = ("email", "name", "topics", "status", "source", "created_at", "confirmed_at", "unsubscribed_at")
+
+
+@dataclass(frozen=True)
+class Rejected:
+    line: int
+    email: str
+    reason: str
+
+
+@dataclass
+class ImportReport:
+    path: str
+    added: list[str] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "file": self.path,
+            "added": len(self.added),
+            "rejected": [{"line": r.line, "email": r.email, "reason": r.reason} for r in self.rejected],
+        }
+
+
+def read_csv(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line number, row) for each row of a CSV with an `email` column (name and topics optional)."""
+    try:
+        handle = path.open(newline="", encoding="utf-8-sig")  # -sig: spreadsheets write a BOM
+    except OSError as exc:
+        raise CuratorError(f"cannot read {path}: {exc.strerror}") from None
+    with handle:
+        reader = csv.DictReader(handle)
+        columns = [c.strip().lower() for c in reader.fieldnames or []]
+        if "email" not in columns:
+            raise CuratorError(
+                f"{path}:1: no `email` column; the first line must name the columns, e.g. email,name,topics"
+            )
+        reader.fieldnames = columns
+        try:
+            for row in reader:
+                yield reader.line_num, {k: (v or "").strip() for k, v in row.items() if isinstance(k, str)}
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise CuratorError(f"{path}:{reader.line_num}: not a readable CSV line ({exc})") from None
+
+
+def import_csv(
+    conn: Connection, path: Path, *, known_topics: Sequence[str] | None, source: str = "import"
+) -> ImportReport:
+    """Add every valid row as an ACTIVE subscriber; refuse the others, one reason each."""
+    report = ImportReport(str(path))
+    seen: dict[str, int] = {}
+    for line, row in read_csv(path):
+        raw = row.get("email", "")
+        try:
+            email = normalize_email(raw)
+            if email in seen:
+                raise InvalidAddress(f"duplicate in the file: {email} is already on line {seen[email]}")
+            seen[email] = line
+            topics = clean_topics(split_topics(row.get("topics"), CSV_TOPIC_SEP), known_topics)
+            add(conn, email, name=row.get("name", ""), topics=topics, source=source)
+        except (InvalidAddress, NotFound) as exc:
+            report.rejected.append(Rejected(line, raw, str(exc)))
+            continue
+        report.added.append(email)
+    return report
+
+
+def export_csv(conn: Connection, out: IO[str], status: str | None = None) -> int:
+    """Write every subscriber as CSV (topics joined by ";", importable again); returns the count."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(EXPORT_COLUMNS)
+    query = select(subscribers).order_by(subscribers.c.id)
+    if status:
+        query = query.where(subscribers.c.status == status)
+    count = 0
+    for row in conn.execute(query).mappings():
+        values = dict(row) | {"topics": CSV_TOPIC_SEP.join(row["topics"] or [])}
+        writer.writerow(["" if values[c] is None else _text(values[c]) for c in EXPORT_COLUMNS])
+        count += 1
+    return count
+
+
+def _text(value: object) -> str:
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+

@@ -1,0 +1,282 @@
+"""A subscriber's life: add, subscribe, confirm, preferences, unsubscribe, suppress.
+
+Every status change goes through `_move`, which refuses moves not in TRANSITIONS and is
+guarded by the status it read, like editorial.transition for issues:
+
+    pending ──confirm──► active ──unsubscribe──► unsubscribed ──subscribe again──► pending
+       └────────── any of these ──► bounced ──► complained (final)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from sqlalchemy import Connection, Select, delete, exists, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from curator import tokens
+from curator.config import Settings
+from curator.errors import BadToken, IllegalTransition, InvalidAddress, NotFound
+from curator.store.schema import now, subscribers, suppressions
+from curator.subscribers._addresses import clean_name, clean_topics, normalize_email
+from curator.subscribers._sql import joined_topics
+
+TRANSITIONS: dict[str, set[str]] = {
+    "pending": {"active", "unsubscribed", "bounced", "complained"},
+    "active": {"unsubscribed", "bounced", "complained"},
+    "unsubscribed": {"pending", "bounced", "complained"},
+    "bounced": {"complained"},
+    "complained": set(),
+}
+# A stronger reason replaces a weaker one; bounced and complained addresses are never mailed again.
+SUPPRESSION_RANK = {"unsubscribed": 1, "bounced": 2, "complained": 3}
+PERMANENT_REASONS = ("bounced", "complained")
+
+
+class Mailer(Protocol):
+    """Sends one transactional email; `curator.deliver.send_transactional` is one."""
+
+    def __call__(
+        self, settings: Settings, *, to: str, subject: str, html: str, text: str,
+        headers: dict[str, str] | None = None,
+    ) -> Any: ...
+
+
+def find(conn: Connection, email: str) -> dict | None:
+    """The subscriber with this (already normalized) address, if any."""
+    row = conn.execute(select(subscribers).where(subscribers.c.email == email)).mappings().first()
+    return dict(row) if row else None
+
+
+def get(conn: Connection, subscriber_id: int) -> dict:
+    row = conn.execute(select(subscribers).where(subscribers.c.id == subscriber_id)).mappings().first()
+    if row is None:
+        raise NotFound(f"there is no subscriber {subscriber_id}: `curator subscribers list` shows them")
+    return dict(row)
+
+
+def lookup(conn: Connection, address: str) -> dict:
+    """The subscriber with this address, or NotFound naming it."""
+    email = normalize_email(address)
+    found = find(conn, email)
+    if found is None:
+        raise NotFound(f"{email} is not a subscriber: `curator subscribers list` shows who is")
+    return found
+
+
+def _move(conn: Connection, sub: dict, to: str, **values: Any) -> dict:
+    """Change a subscriber's status, or raise IllegalTransition; the one place status changes."""
+    current = sub["status"]
+    if to not in TRANSITIONS[current]:
+        allowed = ", ".join(sorted(TRANSITIONS[current])) or "nothing: it is final"
+        raise IllegalTransition(
+            f"subscriber {sub['id']} is {current}; it cannot become {to} (from {current}: {allowed})"
+        )
+    if to == "active":
+        values.setdefault("confirmed_at", now())
+    elif to == "unsubscribed":
+        values.setdefault("unsubscribed_at", now())
+    result = conn.execute(
+        update(subscribers)
+        .where(subscribers.c.id == sub["id"], subscribers.c.status == current)
+        .values(status=to, **values)
+    )
+    if result.rowcount != 1:
+        raise IllegalTransition(f"subscriber {sub['id']} changed while moving it to {to}; try again")
+    return get(conn, sub["id"])
+
+
+def suppression(conn: Connection, email: str) -> dict | None:
+    row = conn.execute(select(suppressions).where(suppressions.c.email == email)).mappings().first()
+    return dict(row) if row else None
+
+
+def is_suppressed(conn: Connection, email: str) -> bool:
+    return suppression(conn, email.strip().lower()) is not None
+
+
+def suppress(conn: Connection, email: str, reason: str, detail: str = "") -> bool:
+    """Never mail `email` again for `reason` (bounced, complained, unsubscribed); True if it changed.
+
+    The subscriber with that address, if any, follows: its status becomes the reason.
+    A weaker reason never replaces a stronger one (complained > bounced > unsubscribed).
+    """
+    if reason not in SUPPRESSION_RANK:
+        raise ValueError(f"unknown suppression reason {reason!r}")
+    email = email.strip().lower()
+    changed = _record_suppression(conn, email, reason, detail)
+    sub = find(conn, email)
+    if sub is not None and reason in TRANSITIONS[sub["status"]]:
+        _move(conn, sub, reason)
+        changed = True
+    return changed
+
+
+def _record_suppression(conn: Connection, email: str, reason: str, detail: str) -> bool:
+    existing = suppression(conn, email)
+    if existing is None:
+        try:
+            with conn.begin_nested():
+                conn.execute(
+                    insert(suppressions),
+                    {"email": email, "reason": reason, "detail": detail, "created_at": now()},
+                )
+            return True
+        except IntegrityError:  # another request suppressed it meanwhile
+            existing = suppression(conn, email)
+    if existing is None or SUPPRESSION_RANK[reason] <= SUPPRESSION_RANK[existing["reason"]]:
+        return False
+    conn.execute(
+        update(suppressions)
+        .where(suppressions.c.email == email)
+        .values(reason=reason, detail=detail, created_at=now())
+    )
+    return True
+
+
+def _insert(conn: Connection, email: str, name: str, topics: list[str], status: str, source: str) -> dict:
+    values = {"email": email, "name": name, "topics": topics, "status": status, "source": source,
+              "created_at": now(), "confirmed_at": now() if status == "active" else None}
+    try:
+        with conn.begin_nested():
+            new_id = conn.execute(insert(subscribers).returning(subscribers.c.id), values).scalar_one()
+    except IntegrityError:
+        raise InvalidAddress(f"{email} is already a subscriber (added a moment ago)") from None
+    return get(conn, new_id)
+
+
+def add(
+    conn: Connection, address: str, *, name: str = "", topics: Sequence[str] = (),
+    known_topics: Sequence[str] | None = None, source: str = "cli",
+) -> dict:
+    """Add an ACTIVE subscriber: an operator adds someone who agreed to receive the newsletter."""
+    email = normalize_email(address)
+    topic_list = clean_topics(topics, known_topics)
+    existing = find(conn, email)
+    if existing is not None:
+        hint = ("; to come back, they subscribe again on the public form" if existing["status"] == "unsubscribed"
+                else "; `curator subscribers list` shows it")
+        raise InvalidAddress(
+            f"{email} is already a subscriber ({existing['status']}, since "
+            f"{existing['created_at']:%Y-%m-%d}): one subscriber per address{hint}"
+        )
+    blocked = suppression(conn, email)
+    if blocked is not None and blocked["reason"] in PERMANENT_REASONS:
+        raise InvalidAddress(
+            f"{email} is suppressed: it {blocked['reason']} on {blocked['created_at']:%Y-%m-%d}, "
+            "and Curator never mails such an address again"
+        )
+    if blocked is not None:  # they unsubscribed once; the operator says they agreed again
+        _unsuppress_unsubscribed(conn, email)
+    return _insert(conn, email, clean_name(name), topic_list, "active", source)
+
+
+def subscribe(
+    conn: Connection, address: str, *, name: str = "", topics: Sequence[str] = (),
+    known_topics: Sequence[str] | None = None,
+) -> tuple[dict | None, bool]:
+    """The public form: a PENDING subscriber (double opt-in); returns it and whether to mail a confirmation.
+
+    The page answers the same whatever the address's state, so the form cannot tell a
+    stranger who subscribes. Active ones are left alone; bounced and complained ones
+    are never mailed.
+    """
+    email = normalize_email(address)
+    topic_list, clean = clean_topics(topics, known_topics), clean_name(name)
+    blocked = suppression(conn, email)
+    if blocked is not None and blocked["reason"] in PERMANENT_REASONS:
+        return find(conn, email), False
+    sub = find(conn, email)
+    if sub is None:
+        return _insert(conn, email, clean, topic_list, "pending", "web"), True
+    if sub["status"] == "pending":
+        conn.execute(update(subscribers).where(subscribers.c.id == sub["id"]).values(name=clean, topics=topic_list))
+        return get(conn, sub["id"]), True
+    if sub["status"] == "unsubscribed":
+        return _move(conn, sub, "pending", name=clean, topics=topic_list, source="web"), True
+    return sub, False
+
+
+def send_confirmation(settings: Settings, subscriber: dict, mailer: Mailer) -> None:
+    """Mail the double opt-in link to a pending subscriber."""
+    from curator import render
+
+    message = render.render_confirmation(settings, subscriber)
+    mailer(settings, to=subscriber["email"], subject=message.subject, html=message.html, text=message.text)
+
+
+def from_token(conn: Connection, settings: Settings, purpose: str, token: str) -> dict:
+    """The subscriber a signed link names, or BadToken (forged, altered, expired, or stale)."""
+    claim = tokens.read_token(settings, purpose, token)
+    row = conn.execute(select(subscribers).where(subscribers.c.id == claim.subscriber_id)).mappings().first()
+    if row is None or not claim.matches(row["email"]):
+        raise BadToken(f"this {purpose} link names a subscriber who is no longer here: subscribe again")
+    return dict(row)
+
+
+def confirm(conn: Connection, settings: Settings, token: str) -> dict:
+    """Confirm a subscription from its link: pending becomes active; twice is fine."""
+    sub = from_token(conn, settings, "confirm", token)
+    if sub["status"] == "active":
+        return sub
+    if sub["status"] != "pending":
+        raise BadToken(f"this confirm link is no longer valid ({sub['email']} is {sub['status']}): subscribe again")
+    blocked = suppression(conn, sub["email"])
+    if blocked is not None and blocked["reason"] in PERMANENT_REASONS:
+        raise BadToken("this confirm link is no longer valid: the address cannot receive mail from us")
+    _unsuppress_unsubscribed(conn, sub["email"])
+    return _move(conn, sub, "active")
+
+
+def _unsuppress_unsubscribed(conn: Connection, email: str) -> None:
+    """They opted in again: an earlier unsubscribe no longer holds (a bounce or complaint still does)."""
+    conn.execute(delete(suppressions).where(suppressions.c.email == email, suppressions.c.reason == "unsubscribed"))
+
+
+def update_preferences(
+    conn: Connection, subscriber_id: int, *, topics: Sequence[str], name: str,
+    known_topics: Sequence[str] | None = None,
+) -> dict:
+    """Change a subscriber's topics and name."""
+    topic_list = clean_topics(topics, known_topics)
+    conn.execute(
+        update(subscribers).where(subscribers.c.id == subscriber_id).values(topics=topic_list, name=clean_name(name))
+    )
+    return get(conn, subscriber_id)
+
+
+def unsubscribe(conn: Connection, subscriber_id: int, detail: str = "") -> dict:
+    """Stop mailing a subscriber: status unsubscribed and a suppression; doing it again changes nothing."""
+    sub = get(conn, subscriber_id)
+    suppress(conn, sub["email"], "unsubscribed", detail)
+    return get(conn, subscriber_id)
+
+
+def audience_select() -> Select:
+    """Who receives an issue: active subscribers not suppressed, with their variant key.
+
+    Columns subscriber_id, email, name, variant (the topic list joined by ","), ordered by
+    id; usable in INSERT INTO deliveries ... SELECT.
+    """
+    return (
+        select(
+            subscribers.c.id.label("subscriber_id"),
+            subscribers.c.email,
+            subscribers.c.name,
+            joined_topics(subscribers.c.topics).label("variant"),
+        )
+        .where(subscribers.c.status == "active", ~exists().where(suppressions.c.email == subscribers.c.email))
+        .order_by(subscribers.c.id)
+    )
+
+
+def audience(conn: Connection) -> list[dict]:
+    return [dict(row) for row in conn.execute(audience_select()).mappings()]
+
+
+def list_subscribers(conn: Connection, status: str | None = None) -> list[dict]:
+    query = select(subscribers).order_by(subscribers.c.id)
+    if status:
+        query = query.where(subscribers.c.status == status)
+    return [dict(row) for row in conn.execute(query).mappings()]

@@ -1,0 +1,258 @@
+"""Public pages: subscribe (double opt-in), confirm, preferences, unsubscribe, and the archive.
+
+No page here sets or needs a cookie. Links from emails carry signed tokens (curator.tokens),
+which are the visitor's only credential: the pages that show one are never cached and send
+no Referer, so the token does not leak to the sites they link to. A broken or expired link
+gets a friendly 400 page with a way to subscribe again, never the desk's error page.
+
+POST /unsubscribe/TOKEN is RFC 8058 one-click unsubscribe: mail clients post
+`List-Unsubscribe=One-Click` with no cookie; it answers 200 with a short page, never a
+redirect, and doing it twice is harmless. GET shows a page with that same form.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Depends, Form, Request
+from sqlalchemy import select
+from starlette.responses import HTMLResponse, Response
+
+from curator import editorial, render, subscribers
+from curator.config import Settings
+from curator.errors import BadToken, ConfigError, CuratorError, InvalidAddress, NotFound
+from curator.sources import Topic, load_sources
+from curator.store.schema import issues
+from curator.web.templating import environment
+
+log = logging.getLogger("curator.web.public")
+router = APIRouter()
+ARCHIVED = ("sending", "paused", "sent")  # recipients of a send still going on may open it in a browser
+LISTED = ("sent",)  # the archive's index shows finished issues only
+
+
+def mailer() -> subscribers.Mailer:
+    """The transactional sender, a dependency so a test can stand in for the provider."""
+    from curator.deliver import send_transactional
+
+    return send_transactional
+
+
+def _settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def _topics(settings: Settings) -> list[Topic]:
+    return list(load_sources(settings.feeds).topics)
+
+
+def _page(template: str, status: int = 200, *, private: bool = False, **context: Any) -> HTMLResponse:
+    """A public page on base.html; `private` pages carry a token and must not be cached or referred."""
+    html = environment().get_template(template).render(context)
+    response = HTMLResponse(html, status_code=status)
+    if private:
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _message(title: str, lines: list[str], status: int = 200, *, links: tuple = (), private: bool = True):
+    return _page("public/message.html", status, private=private, title=title, lines=lines, links=links)
+
+
+def _local(url: str) -> str:
+    """A link to this site as a path: pages work whatever host the visitor reached them by."""
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def _broken_link(exc: BadToken) -> HTMLResponse:
+    return _message(
+        "This link is broken or has expired",
+        ["This link is broken or has expired, so it cannot be used.", f"In detail: {exc}."],
+        400,
+        links=(("/subscribe", "Subscribe again"), ("/archive", "Read past issues")),
+    )
+
+
+# --- subscribe and confirm -----------------------------------------------------------------------
+
+
+@router.get("/subscribe")
+def subscribe_form(request: Request) -> Response:
+    return _page("public/subscribe.html", topics=_topics(_settings(request)), email="", name="", chosen=[], error="")
+
+
+@router.post("/subscribe")
+def subscribe(
+    request: Request,
+    email: str = Form(""),
+    name: str = Form(""),
+    topics: list[str] = Form([]),
+    website: str = Form(""),
+    send: subscribers.Mailer = Depends(mailer),
+) -> Response:
+    settings = _settings(request)
+    known = _topics(settings)
+    if website:  # the hidden field only bots fill in: answer as usual, do nothing
+        return _check_inbox()
+    try:
+        with request.app.state.engine.begin() as conn:
+            sub, should_send = subscribers.subscribe(
+                conn, email, name=name, topics=topics, known_topics=[t.name for t in known]
+            )
+    except (InvalidAddress, NotFound) as exc:
+        return _page("public/subscribe.html", 400, topics=known, email=email, name=name, chosen=topics,
+                     error=str(exc))
+    if should_send and sub is not None:
+        try:
+            subscribers.send_confirmation(settings, sub, send)
+        except CuratorError as exc:
+            log.error("confirmation email to subscriber %s not sent: %s", sub["id"], exc)
+            return _message(
+                "We could not send the confirmation email",
+                ["Your address is saved, but the email with the confirmation link could not be sent just now.",
+                 "Please try again in a few minutes."],
+                503, links=(("/subscribe", "Try again"),), private=False,
+            )
+    return _check_inbox()
+
+
+def _check_inbox() -> HTMLResponse:
+    # The same answer whatever the address's state: the form must not tell who subscribes.
+    return _message(
+        "Check your inbox",
+        ["If this address can receive the newsletter, an email with a confirmation link is on its way.",
+         "Open it and click the link to start your subscription. Nothing is sent until you do."],
+        links=(("/archive", "Read past issues meanwhile"),), private=False,
+    )
+
+
+@router.get("/confirm/{token}")
+def confirm(request: Request, token: str) -> Response:
+    settings = _settings(request)
+    try:
+        with request.app.state.engine.begin() as conn:
+            sub = subscribers.confirm(conn, settings, token)
+    except BadToken as exc:
+        return _broken_link(exc)
+    return _message(
+        "You are subscribed",
+        [f"Thank you: {sub['email']} will receive {settings.from_name} every month."],
+        links=((_local(render.preferences_url(settings, sub)), "Choose your topics"), ("/archive", "Read past issues")),
+    )
+
+
+# --- preferences ---------------------------------------------------------------------------------
+
+
+def _subscriber(request: Request, purpose: str, token: str) -> dict:
+    with request.app.state.engine.connect() as conn:
+        return subscribers.from_token(conn, _settings(request), purpose, token)
+
+
+@router.get("/preferences/{token}")
+def preferences_form(request: Request, token: str) -> Response:
+    try:
+        sub = _subscriber(request, "preferences", token)
+    except BadToken as exc:
+        return _broken_link(exc)
+    return _preferences(request, sub, token)
+
+
+def _preferences(request: Request, sub: dict, token: str, *, saved: bool = False, error: str = "", status=200):
+    settings = _settings(request)
+    return _page(
+        "public/preferences.html", status, private=True, sub=sub, token=token, saved=saved, error=error,
+        topics=_topics(settings), settings=settings, unsubscribe_url=_local(render.unsubscribe_url(settings, sub)),
+    )
+
+
+@router.post("/preferences/{token}")
+def preferences(request: Request, token: str, name: str = Form(""), topics: list[str] = Form([])) -> Response:
+    known = [t.name for t in _topics(_settings(request))]
+    try:
+        sub = _subscriber(request, "preferences", token)
+        if sub["status"] not in ("active", "pending"):
+            return _preferences(request, sub, token)
+        with request.app.state.engine.begin() as conn:
+            sub = subscribers.update_preferences(conn, sub["id"], topics=topics, name=name, known_topics=known)
+    except BadToken as exc:
+        return _broken_link(exc)
+    except NotFound as exc:
+        return _preferences(request, sub, token, error=str(exc), status=400)
+    return _preferences(request, sub, token, saved=True)
+
+
+# --- unsubscribe ---------------------------------------------------------------------------------
+
+
+@router.get("/unsubscribe/{token}")
+def unsubscribe_form(request: Request, token: str) -> Response:
+    try:
+        sub = _subscriber(request, "unsubscribe", token)
+    except BadToken as exc:
+        return _broken_link(exc)
+    return _page("public/unsubscribe.html", private=True, sub=sub, token=token, settings=_settings(request),
+                 preferences_url=_local(render.preferences_url(_settings(request), sub)))
+
+
+@router.post("/unsubscribe/{token}")
+def unsubscribe(request: Request, token: str) -> Response:
+    """One click: no cookie, no CSRF token (the signed link is the credential), 200 and no redirect."""
+    settings = _settings(request)
+    try:
+        with request.app.state.engine.begin() as conn:
+            sub = subscribers.from_token(conn, settings, "unsubscribe", token)
+            subscribers.unsubscribe(conn, sub["id"], "unsubscribe link")
+    except BadToken as exc:
+        return _broken_link(exc)
+    return _message(
+        "You are unsubscribed",
+        [f"{sub['email']} will not receive {settings.from_name} any more.",
+         "Changed your mind? You can subscribe again at any time."],
+        links=(("/subscribe", "Subscribe again"), ("/archive", "Read past issues")),
+    )
+
+
+# --- the archive ---------------------------------------------------------------------------------
+
+
+@router.get("/archive")
+def archive(request: Request) -> Response:
+    with request.app.state.engine.connect() as conn:
+        rows = conn.execute(
+            select(issues.c.period, issues.c.subject, issues.c.sent_at)
+            .where(issues.c.status.in_(LISTED))
+            .order_by(issues.c.period.desc())
+        ).mappings().all()
+    return _page("public/archive.html", issues=rows, settings=_settings(request))
+
+
+@router.get("/archive/{period}")
+def archived_issue(request: Request, period: str) -> Response:
+    settings = _settings(request)
+    try:
+        editorial.parse_period(period)
+        with request.app.state.engine.connect() as conn:
+            status = conn.execute(select(issues.c.status).where(issues.c.period == period)).scalar()
+            if status not in ARCHIVED:
+                raise NotFound(period)
+            content = editorial.issue_content(conn, period, _topic_titles(settings))
+    except CuratorError:
+        return _message(
+            "No such issue",
+            [f"There is no published issue for {period!s:.20}. It may not have been sent yet."],
+            404, links=(("/archive", "See all past issues"), ("/subscribe", "Subscribe")), private=False,
+        )
+    return HTMLResponse(render.render_archive_page(content, settings))
+
+
+def _topic_titles(settings: Settings) -> list[tuple[str, str]]:
+    try:
+        return [(t.name, t.title or t.name) for t in _topics(settings)]
+    except ConfigError as exc:  # a broken feeds.yaml must not take the archive down
+        log.warning("archive shown without feeds.yaml's topic order: %s", exc)
+        return []
