@@ -102,6 +102,26 @@ FEEDS = (
         Entry("Books every engineer should read", "books-for-engineers",
               "Ten books on software, learning and thinking, with a one-line reason for each."),
     )),
+    DemoFeed("inner-game", "The Inner Game", "https://inner-game.example", "rss", ("personal-growth",), (
+        Entry("Building habits that survive a bad week", "habits-bad-week",
+              "Self-improvement without willpower: tiny habits, identity, and a plan for the days it goes wrong."),
+        Entry("Journaling for clarity", "journaling-for-clarity",
+              "A ten-minute journaling practice for reflection, gratitude and better decisions."),
+        Entry("Confidence is a skill you can practise", "confidence-skill",
+              "Mindset, resilience and small exposures: how confidence grows with practice."),
+    )),
+    DemoFeed("weekly-mix", "The Weekly Mix", "https://weekly-mix.example", "atom",
+             ("career", "software-engineering", "leadership"), (
+        Entry("Staff engineer: the role nobody explains", "staff-engineer-role",
+              "What a staff engineer does all day: technical leadership, architecture reviews and mentoring, "
+              "and how to get promoted into the role."),
+        Entry("Postmortems without blame", "blameless-postmortems",
+              "Incident reviews that teach: a template for blameless postmortems in software teams."),
+        Entry("Hiring engineers: a structured interview loop", "structured-interview-loop",
+              "Hiring managers: design the interview loop, calibrate interviewers and make fair offers."),
+        Entry("Pair programming, revisited", "pair-programming",
+              "When pair programming and mob programming help a team ship better code, and when they do not."),
+    )),
 )
 
 
