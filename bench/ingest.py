@@ -1,0 +1,276 @@
+"""Ingest benchmark: N generated feeds served from loopback hosts, each answer 100 ms late.
+
+    python bench/ingest.py [--feeds 1000] [--json]
+
+Measures a cold run (fresh database, every feed 200), a warm run (every feed 304),
+items per second and peak memory (PSS of this process and its parse workers, summed,
+sampled; VmHWM of one process would miss the workers), beside what a user would write first: a
+sequential `feedparser.parse(url)` loop, timed on 50 feeds and scaled. The server
+runs in its own process, spread over several 127.0.0.x hosts so that per-host limits
+behave as on the internet. Figures are printed beside the targets; this is not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+TARGETS = {"cold_s": 8.0, "warm_s": 2.0, "peak_rss_mb": 300.0}
+ENTRY_TEXT = (
+    "Growing as an engineer means learning in public, writing down what you find, and asking for "
+    "feedback early. This paragraph stands in for the body of a real post, long enough that a "
+    "feed of twenty-five entries weighs about forty kilobytes, as real blogs' feeds do. "
+)
+
+
+def feed_body(index: int, entries: int) -> bytes:
+    """A realistic RSS 2.0 feed of about 40 KB with `entries` entries."""
+    items = []
+    for j in range(entries):
+        day = 1 + (index + j) % 28
+        items.append(
+            f"<item><title>Feed {index} post {j}: lessons on career growth</title>"
+            f"<link>https://blog{index}.example.org/posts/{j}?utm_source=rss</link>"
+            f"<guid isPermaLink=\"false\">feed{index}-post{j}</guid>"
+            f"<pubDate>Mon, {day:02d} Jan 2024 10:{j:02d}:00 +0000</pubDate>"
+            f"<author>writer{index}@example.org (Writer {index})</author>"
+            f"<description><![CDATA[<p>{ENTRY_TEXT * 4}</p><p><a href=\"/posts/{j}\">Read more</a>"
+            f"<script>alert(1)</script></p>]]></description></item>"
+        )
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel><title>Blog {index}</title>'
+        f"<link>https://blog{index}.example.org/</link><description>Blog number {index}</description>"
+        + "".join(items) + "</channel></rss>"
+    ).encode()
+
+
+# --- the server, in its own process -----------------------------------------------------
+
+
+def serve(hosts: list[str], feeds: int, entries: int, delay: float, ready, stop) -> None:
+    """Serve /feed/I.xml on every host (answering 304 to its ETag), `delay` seconds late."""
+    bodies = [feed_body(i, entries) for i in range(feeds)]
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                path = lines[0].split(" ")[1]
+                headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:] if ln)}
+                await asyncio.sleep(delay)
+                index = int(path.rsplit("/", 1)[1].split(".")[0])
+                etag = f'"v{index}"'
+                if headers.get("if-none-match") == etag:
+                    writer.write(f"HTTP/1.1 304 Not Modified\r\nETag: {etag}\r\nContent-Length: 0\r\n\r\n".encode())
+                else:
+                    body = bodies[index]
+                    writer.write(
+                        f"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml; charset=utf-8\r\nETag: {etag}\r\n"
+                        f"Content-Length: {len(body)}\r\n\r\n".encode() + body
+                    )
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    async def main() -> None:
+        servers = [await asyncio.start_server(handle, host, 0, backlog=1024) for host in hosts]
+        ready.send([s.sockets[0].getsockname()[1] for s in servers])
+        await asyncio.get_running_loop().run_in_executor(None, stop.wait)
+        for s in servers:
+            s.close()
+
+    asyncio.run(main())
+
+
+# --- the runs ---------------------------------------------------------------------------
+
+
+class Meter:
+    """CPU seconds and peak memory of this process and its children (the parse workers), not the server's.
+
+    Memory is the sum of each process's proportional set size (PSS), sampled every 50 ms:
+    forked workers share pages, and RSS would count those once per process.
+    """
+
+    def __init__(self, exclude: int):
+        self.exclude, self.peak_mb = exclude, 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> Meter:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _pids(self) -> list[int]:
+        parents = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                except (OSError, IndexError, ValueError):
+                    continue
+        tree, todo = [], [os.getpid()]
+        while todo:
+            pid = todo.pop()
+            tree.append(pid)
+            todo += [child for child, parent in parents.items() if parent == pid and child != self.exclude]
+        return tree
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.05):
+            total = 0
+            for pid in self._pids():
+                try:
+                    text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+                except OSError:
+                    continue
+                total += next((int(line.split()[1]) for line in text.splitlines() if line.startswith("Pss:")), 0)
+            self.peak_mb = max(self.peak_mb, total / 1024)
+
+    def cpu_s(self) -> float:
+        """CPU time of this process tree so far, children that have exited included."""
+        tick, total = os.sysconf("SC_CLK_TCK"), 0
+        for pid in self._pids():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+        return total / tick
+
+
+def ingest_runs(urls: list[str], database_url: str | None, workdir: Path, meter: Meter, processes: int) -> dict:
+    from sqlalchemy import func, select
+
+    from curator import store
+    from curator.config import Settings
+    from curator.ingest import run_ingest
+    from curator.sources import Sources
+    from curator.store.schema import items
+
+    url = database_url or f"sqlite:///{workdir / 'bench.db'}"
+    engine = store.make_engine(url)
+    store.upgrade(engine)
+    with engine.connect() as conn:
+        if conn.execute(select(func.count()).select_from(items)).scalar_one():
+            engine.dispose()
+            raise SystemExit(f"{database_url} already holds items: the cold run needs an empty database")
+    settings = Settings(
+        database_url=url, feeds=workdir / "feeds.yaml", base_url="https://bench.example.org",
+        ingest_processes=processes,
+    )
+    sources = Sources.model_validate({
+        "topics": [{"name": "career", "keywords": ["career"]}],
+        "feeds": [{"url": u, "topics": ["career"]} for u in urls],
+    })
+    figures = {}
+    for run in ("cold", "warm"):
+        cpu, started = meter.cpu_s(), time.perf_counter()
+        report = run_ingest(settings, engine, sources)
+        figures[f"{run}_s"] = time.perf_counter() - started
+        figures[f"{run}_cpu_s"] = meter.cpu_s() - cpu
+        statuses = {}
+        for feed in report.feeds:
+            statuses[feed.status] = statuses.get(feed.status, 0) + 1
+        figures[f"{run}_statuses"] = statuses
+        if run == "cold":
+            figures["new_items"] = report.new_items
+            errors = [f.error for f in report.errors][:3]
+            if errors:
+                print(f"cold run errors, e.g.: {errors}", file=sys.stderr)
+    with engine.connect() as conn:
+        figures["stored_items"] = conn.execute(select(func.count()).select_from(items)).scalar_one()
+    engine.dispose()
+    return figures
+
+
+def baseline(urls: list[str]) -> float:
+    """What a user writes first: feedparser fetching and parsing each feed in turn."""
+    import feedparser
+
+    started = time.perf_counter()
+    for url in urls:
+        feedparser.parse(url)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--feeds", type=int, default=1000, help="feeds to generate (default 1,000)")
+    parser.add_argument("--entries", type=int, default=25, help="entries per feed (default 25)")
+    parser.add_argument("--hosts", type=int, default=32, help="loopback hosts 127.0.0.2… (default 32)")
+    parser.add_argument("--delay", type=float, default=0.1, help="seconds added to each answer (default 0.1)")
+    parser.add_argument("--baseline-feeds", type=int, default=50, help="feeds the baseline times (default 50)")
+    parser.add_argument("--database-url", help="run on this empty database instead of a fresh SQLite file")
+    parser.add_argument("--processes", type=int, default=0, help="CURATOR_INGEST_PROCESSES (default 0: automatic)")
+    parser.add_argument("--json", action="store_true", help="end with one JSON line of the figures")
+    args = parser.parse_args()
+
+    hosts = [f"127.0.0.{2 + i}" for i in range(args.hosts)]
+    ctx = multiprocessing.get_context("spawn")
+    ready_recv, ready_send = ctx.Pipe(duplex=False)
+    stop = ctx.Event()
+    server = ctx.Process(target=serve, args=(hosts, args.feeds, args.entries, args.delay, ready_send, stop))
+    server.start()
+    try:
+        if not ready_recv.poll(60):
+            raise SystemExit("the feed server did not start within 60 s")
+        ports = ready_recv.recv()
+        urls = [f"http://{hosts[i % len(hosts)]}:{ports[i % len(hosts)]}/feed/{i}.xml" for i in range(args.feeds)]
+        size = len(feed_body(0, args.entries))
+        load = os.getloadavg()[0]
+        with tempfile.TemporaryDirectory() as tmp, Meter(exclude=server.pid) as meter:
+            figures = ingest_runs(urls, args.database_url, Path(tmp), meter, args.processes)
+        figures["peak_rss_mb"] = meter.peak_mb
+        figures["load"] = load
+        sample = urls[: args.baseline_feeds]
+        figures["baseline_s"] = baseline(sample) * args.feeds / len(sample)
+    finally:
+        stop.set()
+        server.join(10)
+        ready_recv.close()
+        ready_send.close()
+    figures["items_per_s"] = figures["new_items"] / figures["cold_s"]
+    report(args, figures, size)
+
+
+def report(args: argparse.Namespace, figures: dict, size: int) -> None:
+    print(f"{args.feeds} feeds × {args.entries} entries (~{size / 1000:.0f} KB each) on {args.hosts} hosts, "
+          f"+{args.delay * 1000:.0f} ms per answer; {os.cpu_count()} cores, load average {figures['load']:.1f} "
+          "before the runs")
+    rows = [
+        ("cold run (all 200)", f"{figures['cold_s']:.2f} s", f"≤ {TARGETS['cold_s']:g} s",
+         figures["cold_s"] <= TARGETS["cold_s"], f"{figures['cold_statuses']}, {figures['cold_cpu_s']:.1f} s CPU"),
+        ("warm run (all 304)", f"{figures['warm_s']:.2f} s", f"≤ {TARGETS['warm_s']:g} s",
+         figures["warm_s"] <= TARGETS["warm_s"], f"{figures['warm_statuses']}, {figures['warm_cpu_s']:.1f} s CPU"),
+        ("items per second", f"{figures['items_per_s']:.0f}", "", None, f"{figures['stored_items']} stored"),
+        ("peak memory", f"{figures['peak_rss_mb']:.0f} MB", f"≤ {TARGETS['peak_rss_mb']:g} MB",
+         figures["peak_rss_mb"] <= TARGETS["peak_rss_mb"], "PSS of this process and its workers, summed"),
+        ("baseline: feedparser loop", f"{figures['baseline_s']:.1f} s", "", None,
+         f"timed on {args.baseline_feeds} feeds, scaled"),
+    ]
+    for name, value, target, ok, note in rows:
+        mark = "" if ok is None else ("ok" if ok else "MISSED")
+        print(f"  {name:<27} {value:>10}  {target:<10} {mark:<7} {note}")
+    if args.json:
+        keys = ("cold_s", "warm_s", "items_per_s", "peak_rss_mb", "baseline_s")
+        print(json.dumps({"feeds": args.feeds, **{k: round(figures[k], 3) for k in keys}}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,308 @@
+"""The whole ingest path against a feed server on loopback and a real database: what ends up stored."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from feedserver import (
+    compressed_bomb,
+    endless,
+    entries,
+    feed,
+    http_date,
+    redirect,
+    respond,
+    rss,
+    sources,
+)
+from sqlalchemy import select, update
+
+from curator.ingest import run_ingest
+from curator.ingest.health import enable
+from curator.store.schema import feeds, item_sources, items
+
+BODY = rss("Example", entries("ex", 3), link="https://example.org/")
+
+
+def ingest(settings, engine, *urls, only=None, **overrides):
+    return run_ingest(settings.model_copy(update=overrides), engine, sources(*urls), only=only)
+
+
+def feed_row(engine, url):
+    with engine.connect() as conn:
+        return conn.execute(select(feeds).where(feeds.c.source_url == url)).one()
+
+
+def stored(engine):
+    with engine.connect() as conn:
+        return conn.execute(select(items).order_by(items.c.id)).all()
+
+
+def sources_of(engine):
+    """item id → set of feed source URLs it was seen in."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(item_sources.c.item_id, feeds.c.source_url).join(feeds, feeds.c.id == item_sources.c.feed_id)
+        ).all()
+    out: dict[int, set[str]] = {}
+    for item_id, url in rows:
+        out.setdefault(item_id, set()).add(url)
+    return out
+
+
+def make_due(engine):
+    """Pretend the waits are over (a test does not sleep for an hour)."""
+    with engine.begin() as conn:
+        conn.execute(update(feeds).values(next_fetch_at=None))
+
+
+def test_a_feed_is_stored_then_fetched_conditionally(settings, engine, server):
+    server.routes["/feed"] = feed(BODY, etag='"v1"', last_modified=http_date(0))
+    url = server.url("/feed")
+    first = ingest(settings, engine, url)
+    assert [r.as_json() for r in first.feeds] == [
+        {"url": url, "status": "ok", "new_items": 3, "total_items": 3, "error": None}
+    ]
+    row = feed_row(engine, url)
+    assert (row.last_status, row.http_status, row.consecutive_errors, row.last_error) == ("ok", 200, 0, None)
+    assert row.etag == '"v1"' and row.last_modified == http_date(0)
+    assert row.last_success_at == row.last_fetch_at and row.title == "Example"
+    assert row.site_url == "https://example.org/" and row.topics == ["career"]
+
+    second = ingest(settings, engine, url)
+    assert [(r.status, r.new_items, r.total_items) for r in second.feeds] == [("not_modified", 0, 3)]
+    assert server.requests("/feed")[1].headers["if-none-match"] == '"v1"'
+    assert feed_row(engine, url).last_status == "not_modified"
+    assert len(stored(engine)) == 3
+
+
+def test_items_are_normalized_and_sanitized(settings, engine, server):
+    body = rss("Norm", [
+        {
+            "title": "  A <b>bold</b>   title ",
+            "link": "/posts/1?utm_source=rss&id=7",
+            "guid": "post-1",
+            "date": "Tue, 02 Jan 2024 10:00:00 +0200",
+            "description": '<p onclick="x()">Hi <script>alert(1)</script><a href="javascript:evil()">x</a>'
+                           '<a href="/about">about</a></p>',
+        },
+        {"title": "No date", "link": "https://example.org/nodate"},
+    ])
+    server.routes["/feed"] = feed(body)
+    before = datetime.now(UTC)
+    ingest(settings, engine, server.url("/feed"))
+    first, second = stored(engine)
+    assert first.url == server.url("/posts/1?utm_source=rss&id=7")
+    assert first.canonical_url == server.url("/posts/1?id=7")
+    assert first.title == "A bold title" and first.guid == "post-1"
+    assert first.published_at == datetime(2024, 1, 2, 8, 0, tzinfo=UTC)
+    for bad in ("<script", "onclick", "javascript:"):
+        assert bad not in first.summary_html
+    assert f'href="{server.url("/about")}"' in first.summary_html
+    assert first.summary_text == "Hi xabout" or first.summary_text.startswith("Hi")
+    assert before <= second.published_at <= datetime.now(UTC)  # no date: first seen
+
+
+def test_entries_without_any_address_are_skipped_and_counted(settings, engine, server):
+    body = rss("Links", [
+        {"title": "Only a tag GUID", "guid": "tag:example.org,2024:1"},
+        {"title": "A permalink GUID", "guid": "https://example.org/permalink"},
+        {"title": "Same link twice", "link": "https://example.org/twice"},
+        {"title": "Same link twice again", "link": "https://example.org/twice?utm_medium=feed"},
+        {"title": "Same GUID, new link", "link": "https://example.org/a", "guid": "g1"},
+        {"title": "Same GUID, other link", "link": "https://example.org/b", "guid": "g1"},
+    ])
+    server.routes["/feed"] = feed(body)
+    report = ingest(settings, engine, server.url("/feed")).feeds[0]
+    assert (report.status, report.new_items, report.skipped_entries) == ("ok", 3, 1)
+    assert [row.canonical_url for row in stored(engine)] == [
+        "https://example.org/permalink", "https://example.org/twice", "https://example.org/a"
+    ]
+
+
+def test_the_same_story_in_two_feeds_is_one_item_with_two_sources(settings, engine, server):
+    day = datetime(2024, 3, 10, 12, tzinfo=UTC)
+    story = {"title": "How to grow as a staff engineer", "date": http_date(day.timestamp())}
+    server.routes["/one"] = feed(rss("One", [
+        {**story, "link": "https://a.example/staff?utm_source=one"},
+        {"title": "Weekly links", "link": "https://a.example/weekly", "date": http_date(day.timestamp())},
+        {"title": "Lessons from ten years of code review", "link": "https://a.example/review",
+         "date": http_date(day.timestamp())},
+    ]))
+    server.routes["/two"] = feed(rss("Two", [
+        {**story, "link": "https://a.example/staff?utm_campaign=two"},  # same canonical URL
+        {"title": "Weekly links", "link": "https://b.example/weekly", "date": http_date(day.timestamp())},
+        {"title": "Lessons from Ten Years of Code Review!", "link": "https://b.example/review",  # near-duplicate
+         "date": http_date((day + timedelta(days=2)).timestamp())},
+        {"title": "How to grow as a staff engineer", "link": "https://b.example/old-staff",  # too far apart
+         "date": http_date((day - timedelta(days=30)).timestamp())},
+    ]))
+    one, two = server.url("/one"), server.url("/two")
+    first = ingest(settings, engine, one, two, only=one)  # one after the other: which is first matters
+    second = ingest(settings, engine, one, two, only=two)
+    assert [(r.new_items, r.total_items) for r in first.feeds + second.feeds] == [(3, 3), (2, 4)]
+    by_url = {row.canonical_url: row.id for row in stored(engine)}
+    assert set(by_url) == {
+        "https://a.example/staff", "https://a.example/weekly", "https://a.example/review",
+        "https://b.example/weekly", "https://b.example/old-staff",
+    }
+    seen = sources_of(engine)
+    assert seen[by_url["https://a.example/staff"]] == {one, two}
+    assert seen[by_url["https://a.example/review"]] == {one, two}
+    assert seen[by_url["https://b.example/weekly"]] == {two}  # short titles are too common to merge on
+
+
+def test_permanent_redirect_moves_the_feed_temporary_does_not(settings, engine, server):
+    server.routes["/new"] = feed(BODY)
+    server.routes["/old"] = redirect(301, "/new")
+    server.routes["/elsewhere"] = redirect(302, "/new")
+    old, elsewhere = server.url("/old"), server.url("/elsewhere")
+    report = ingest(settings, engine, old, elsewhere)
+    assert {r.url: r.moved_to for r in report.feeds} == {old: server.url("/new"), elsewhere: None}
+    assert feed_row(engine, old).url == server.url("/new")
+    assert feed_row(engine, elsewhere).url == elsewhere
+
+    ingest(settings, engine, old, elsewhere)  # feeds.yaml still says /old: the row is found by it
+    assert len(server.requests("/old")) == 1 and len(server.requests("/elsewhere")) == 2
+    with engine.connect() as conn:
+        assert conn.execute(select(feeds.c.id)).all().__len__() == 2
+
+
+def test_retry_after_and_max_age_hold_the_next_fetch(settings, engine, server):
+    server.routes["/busy"] = respond(429, b"", {"Retry-After": "7200"})
+    server.routes["/cached"] = feed(BODY, cache_control="max-age=1800")
+    busy, cached = server.url("/busy"), server.url("/cached")
+    before = datetime.now(UTC)
+    ingest(settings, engine, busy, cached)
+    busy_row, cached_row = feed_row(engine, busy), feed_row(engine, cached)
+    assert busy_row.last_status == "error" and busy_row.http_status == 429
+    assert busy_row.last_error.startswith("HTTP 429 Too Many Requests; the server asked to wait until")
+    assert busy_row.next_fetch_at >= before + timedelta(seconds=7199)
+    assert cached_row.last_status == "ok" and cached_row.next_fetch_at >= before + timedelta(seconds=1799)
+
+    again = ingest(settings, engine, busy, cached)
+    assert again.feeds == [] and again.not_due == 2
+    assert len(server.requests("/busy")) == 1 and len(server.requests("/cached")) == 1
+
+
+def test_errors_back_off_then_disable_the_feed_until_enabled(settings, engine, server):
+    server.routes["/down"] = respond(503)
+    url = server.url("/down")
+    before = datetime.now(UTC)
+    ingest(settings, engine, url, feed_disable_after=3)
+    row = feed_row(engine, url)
+    assert (row.last_status, row.consecutive_errors, row.disabled) == ("error", 1, False)
+    assert row.last_error == "HTTP 503 Service Unavailable"
+    assert before + timedelta(minutes=15) <= row.next_fetch_at <= datetime.now(UTC) + timedelta(minutes=15)
+
+    make_due(engine)
+    ingest(settings, engine, url, feed_disable_after=3)
+    row = feed_row(engine, url)
+    assert row.consecutive_errors == 2 and row.next_fetch_at >= before + timedelta(minutes=30)
+
+    make_due(engine)
+    report = ingest(settings, engine, url, feed_disable_after=3)
+    row = feed_row(engine, url)
+    assert (row.consecutive_errors, row.disabled) == (3, True)
+    hint = f"disabled after 3 errors in a row: fix it, then run `curator feeds enable {url}`"
+    assert row.last_error == f"HTTP 503 Service Unavailable; {hint}" == report.feeds[0].error
+
+    make_due(engine)
+    skipped = ingest(settings, engine, url, feed_disable_after=3)
+    assert skipped.feeds == [] and skipped.disabled == [url]
+
+    server.routes["/down"] = feed(BODY)
+    enable(engine, url)
+    back = ingest(settings, engine, url, feed_disable_after=3)
+    assert [(r.status, r.new_items) for r in back.feeds] == [("ok", 3)]
+    row = feed_row(engine, url)
+    assert (row.consecutive_errors, row.disabled, row.last_error) == (0, False, None)
+
+
+def test_hostile_feeds_are_recorded_and_never_stop_the_run(settings, engine, server):
+    bomb = (
+        b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+        b'<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">'
+        b'<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">'
+        b'<!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">'
+        b'<!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">'
+        b'<!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">'
+        b'<!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">'
+        b'<!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">'
+        b'<!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">]>'
+        b'<rss version="2.0"><channel><title>&lol9;</title><item><title>&lol9;</title>'
+        b"<link>https://evil.example/1</link></item></channel></rss>"
+    )
+    external = (
+        b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+        b'<rss version="2.0"><channel><title>x</title><item><title>&x;</title><description>&x;</description>'
+        b"<link>https://evil.example/2</link></item></channel></rss>"
+    )
+    server.routes["/good"] = feed(BODY)
+    server.routes["/bomb"] = feed(bomb)
+    server.routes["/external"] = feed(external)
+    server.routes["/zip"] = compressed_bomb(50_000_000)
+    server.routes["/endless"] = endless
+    server.routes["/notafeed"] = respond(200, b"<html><body>Hello</body></html>", {"Content-Type": "text/html"})
+    urls = {name: server.url(f"/{name}") for name in ("good", "bomb", "external", "zip", "endless", "notafeed")}
+    report = ingest(settings, engine, *urls.values(), fetch_deadline=1.0)
+    by_url = {r.url: r for r in report.feeds}
+    assert by_url[urls["good"]].new_items == 3
+    assert by_url[urls["zip"]].error == "response larger than 10 MB"
+    assert by_url[urls["endless"]].error.startswith("the download took longer than 1 s")
+    assert by_url[urls["notafeed"]].status == "error"
+    assert by_url[urls["notafeed"]].error.startswith("not a readable feed:")
+    for name in ("zip", "endless", "notafeed"):
+        row = feed_row(engine, urls[name])
+        assert row.last_status == "error" and row.last_error == by_url[urls[name]].error
+    for row in stored(engine):
+        assert "root:" not in row.title + row.summary_html  # no external entity was read
+        assert len(row.title) < 1000  # no entity was expanded a billion times
+
+
+def test_wrong_charset_and_brotli_still_read(settings, engine, server):
+    cyrillic = rss("Блог", [{"title": "Карьера разработчика", "link": "https://example.ru/1"}], encoding="windows-1251")
+    server.routes["/cp1251"] = feed(cyrillic, content_type="application/rss+xml; charset=utf-8")
+    server.routes["/br"] = feed(BODY, encoding="br")
+    report = ingest(settings, engine, server.url("/cp1251"), server.url("/br"))
+    assert sorted((r.status, r.new_items) for r in report.feeds) == [("ok", 1), ("ok", 3)]
+    titles = {row.canonical_url: row.title for row in stored(engine)}
+    assert "\x00" not in titles["https://example.ru/1"]
+
+
+def test_file_feeds_are_refused_unless_allowed(settings, engine, tmp_path):
+    path = tmp_path / "local.xml"
+    path.write_bytes(BODY)
+    refused = ingest(settings, engine, str(path))
+    assert refused.feeds[0].error == "file feeds are disabled: set CURATOR_ALLOW_FILE_FEEDS=true"
+    assert feed_row(engine, str(path)).last_error == "file feeds are disabled: set CURATOR_ALLOW_FILE_FEEDS=true"
+    make_due(engine)
+    allowed = ingest(settings, engine, str(path), allow_file_feeds=True)
+    assert [(r.status, r.new_items) for r in allowed.feeds] == [("ok", 3)]
+    again = ingest(settings, engine, str(path), allow_file_feeds=True)
+    assert [r.status for r in again.feeds] == ["not_modified"]
+
+
+def test_only_one_feed(settings, engine, server):
+    server.routes["/a"] = feed(BODY)
+    server.routes["/b"] = feed(rss("B", entries("b", 2)))
+    report = ingest(settings, engine, server.url("/a"), server.url("/b"), only=server.url("/b"))
+    assert [(r.url, r.new_items) for r in report.feeds] == [(server.url("/b"), 2)]
+    assert server.requests("/a") == []
+    from curator.errors import NotFound
+
+    with pytest.raises(NotFound, match="is not in"):
+        ingest(settings, engine, server.url("/a"), only="https://nowhere.example/feed")
+
+
+def test_worker_processes_store_what_one_process_does(settings, engine, server):
+    for name in ("a", "b", "c"):
+        server.routes[f"/{name}"] = feed(rss(name, entries(name, 4)))
+    server.routes["/shared"] = feed(rss("shared", entries("a", 2)))  # the same stories as /a
+    urls = [server.url(f"/{name}") for name in ("a", "b", "c")]
+    report = ingest(settings, engine, *urls, ingest_processes=2)
+    assert sorted((r.status, r.new_items, r.total_items) for r in report.feeds) == [("ok", 4, 4)] * 3
+    shared = ingest(settings, engine, *urls, server.url("/shared"), only=server.url("/shared"), ingest_processes=2)
+    assert [(r.new_items, r.total_items) for r in shared.feeds] == [(0, 2)]
+    assert len(stored(engine)) == 12
