@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 
-from sqlalchemy import Connection, insert, select, update
+from markupsafe import escape
+from sqlalchemy import Connection, func, insert, select, update
 
 from curator.content import IssueContent, PickView, Section
 from curator.errors import CuratorError, IllegalTransition, NotFound
@@ -144,3 +145,202 @@ def issue_content(
         period=period, subject=issue["subject"], preheader=issue["preheader"],
         intro=issue["intro"], sections=sections,
     )
+
+
+# --- an editor's work on an issue: only while it is a draft or in review ----------------
+
+EDITABLE = ("draft", "in_review")
+
+
+def require_editable(issue: dict) -> None:
+    """Refuse edits to an issue that left review, saying how to get it back."""
+    status, period = issue["status"], issue["period"]
+    if status in EDITABLE:
+        return
+    if status == "approved":
+        hint = "reopen it for edits first (the desk's Reopen button) to move it back to in_review"
+    else:
+        hint = "it can no longer change"
+    raise IllegalTransition(
+        f"issue {period} is {status}: picks and text change only while it is a draft or in review; {hint}"
+    )
+
+
+def editable_issue(conn: Connection, period: str) -> dict:
+    issue = get_issue(conn, period)
+    require_editable(issue)
+    return issue
+
+
+def list_picks(conn: Connection, period: str) -> list[dict]:
+    """The issue's picks by topic and rank, each with its item, source, score and parts."""
+    issue = get_issue(conn, period)
+    rows = conn.execute(
+        _pick_query().where(picks.c.issue_id == issue["id"]).order_by(picks.c.topic, picks.c.rank, picks.c.id)
+    ).mappings()
+    return [dict(row) for row in rows]
+
+
+def get_pick(conn: Connection, pick_id: int) -> dict:
+    row = conn.execute(_pick_query().where(picks.c.id == pick_id)).mappings().first()
+    if row is None:
+        raise NotFound(f"there is no pick #{pick_id}: `curator picks PERIOD` lists an issue's picks")
+    return dict(row)
+
+
+def _pick_query():
+    return (
+        select(
+            picks.c.id, picks.c.item_id.label("item"), items.c.title, items.c.canonical_url.label("url"),
+            picks.c.topic, picks.c.rank, picks.c.score, picks.c.parts, picks.c.decision, picks.c.blurb,
+            picks.c.decided_by, items.c.summary_text, items.c.manual, items.c.published_at,
+            feeds.c.title.label("source"), issues.c.period,
+        )
+        .join(items, items.c.id == picks.c.item_id)
+        .join(issues, issues.c.id == picks.c.issue_id)
+        .outerjoin(feeds, feeds.c.id == items.c.feed_id)
+    )
+
+
+def decide_pick(conn: Connection, pick_id: int, decision: str, actor: str) -> dict:
+    """Approve, reject or return a pick to suggested."""
+    if decision not in ("approved", "rejected", "suggested"):
+        raise CuratorError(f"{decision!r} is not a decision: use approved, rejected or suggested")
+    pick = get_pick(conn, pick_id)
+    editable_issue(conn, pick["period"])
+    conn.execute(
+        update(picks).where(picks.c.id == pick_id).values(decision=decision, decided_by=actor, decided_at=now())
+    )
+    audit(conn, actor, f"pick.{decision}", f"{pick['period']}#{pick_id}", pick["title"][:200])
+    return get_pick(conn, pick_id)
+
+
+def move_pick(conn: Connection, pick_id: int, direction: str, actor: str) -> bool:
+    """Swap a pick with its neighbour (rejected picks aside) in its topic; False at either end."""
+    if direction not in ("up", "down"):
+        raise CuratorError(f"{direction!r} is not a direction: use up or down")
+    pick = get_pick(conn, pick_id)
+    issue = editable_issue(conn, pick["period"])
+    rows = conn.execute(
+        select(picks.c.id, picks.c.rank)
+        .where(picks.c.issue_id == issue["id"], picks.c.topic == pick["topic"], picks.c.decision != "rejected")
+        .order_by(picks.c.rank, picks.c.id)
+    ).all()
+    ids = [row.id for row in rows]
+    if pick_id not in ids:
+        raise CuratorError(f"pick #{pick_id} is rejected: approve it or return it to suggested before moving it")
+    at = ids.index(pick_id)
+    other = at - 1 if direction == "up" else at + 1
+    if not 0 <= other < len(ids):
+        return False
+    ids[at], ids[other] = ids[other], ids[at]
+    # Reuse the same rank slots, so rejected picks keep theirs; distinct slots even if ranks were tied.
+    slots = sorted(row.rank for row in rows)
+    for i in range(1, len(slots)):
+        slots[i] = max(slots[i], slots[i - 1] + 1)
+    for pid, rank in zip(ids, slots, strict=True):
+        conn.execute(update(picks).where(picks.c.id == pid).values(rank=rank))
+    audit(conn, actor, f"pick.move_{direction}", f"{pick['period']}#{pick_id}", pick["title"][:200])
+    return True
+
+
+def set_blurb(conn: Connection, pick_id: int, blurb: str, actor: str) -> dict:
+    """The editor's words on a pick, shown above its summary."""
+    blurb = blurb.strip()
+    if len(blurb) > 2000:
+        raise CuratorError(f"the blurb of pick #{pick_id} has {len(blurb)} characters; keep it under 2,000")
+    pick = get_pick(conn, pick_id)
+    editable_issue(conn, pick["period"])
+    conn.execute(update(picks).where(picks.c.id == pick_id).values(blurb=blurb))
+    audit(conn, actor, "pick.blurb", f"{pick['period']}#{pick_id}", blurb[:200])
+    return get_pick(conn, pick_id)
+
+
+def edit_issue(conn: Connection, period: str, actor: str, *, subject: str, preheader: str, intro: str) -> dict:
+    """Change the issue's subject line, preheader and introduction."""
+    subject, preheader, intro = " ".join(subject.split()), " ".join(preheader.split()), intro.strip()
+    if not subject:
+        raise CuratorError(f"issue {period}: the subject cannot be empty; subscribers see it first")
+    for name, value, limit in (("subject", subject, 300), ("preheader", preheader, 300), ("intro", intro, 10_000)):
+        if len(value) > limit:
+            raise CuratorError(f"issue {period}: the {name} has {len(value)} characters; the limit is {limit}")
+    editable_issue(conn, period)
+    conn.execute(
+        update(issues).where(issues.c.period == period)
+        .values(subject=subject, preheader=preheader, intro=intro, updated_at=now())
+    )
+    audit(conn, actor, "issue.edit", period, f"subject: {subject}")
+    return get_issue(conn, period)
+
+
+def add_link(
+    conn: Connection, period: str, *, url: str, title: str, summary: str, topic: str, actor: str
+) -> dict:
+    """A link an editor found: it becomes a manual item and an approved pick at the end of `topic`."""
+    url, title, summary = url.strip(), " ".join(title.split()), summary.strip()
+    if not re.match(r"^https?://[^\s/]+", url):
+        raise CuratorError(f"{url!r} is not a web address: give a full http:// or https:// URL")
+    if not title:
+        raise CuratorError(f"the link {url} needs a title: type one, the page did not give it")
+    issue = editable_issue(conn, period)
+    canonical = url.split("#", 1)[0]
+    item_id = conn.execute(select(items.c.id).where(items.c.canonical_url == canonical)).scalar()
+    if item_id is None:
+        item_id = conn.execute(
+            insert(items).values(
+                url=url, canonical_url=canonical, title=title, title_key=" ".join(re.findall(r"\w+", title.lower())),
+                summary_text=summary, summary_html=f"<p>{escape(summary)}</p>" if summary else "",
+                published_at=now(), first_seen_at=now(), manual=True,
+            )
+        ).inserted_primary_key[0]
+    already = conn.execute(
+        select(picks.c.id, picks.c.topic).where(picks.c.issue_id == issue["id"], picks.c.item_id == item_id)
+    ).first()
+    if already is not None:
+        raise CuratorError(f"{canonical} is already in issue {period}: pick #{already.id} under {already.topic}")
+    last = conn.execute(
+        select(func.max(picks.c.rank)).where(picks.c.issue_id == issue["id"], picks.c.topic == topic)
+    ).scalar()
+    pick_id = conn.execute(
+        insert(picks).values(
+            issue_id=issue["id"], item_id=item_id, topic=topic, rank=(last or 0) + 1, score=0.0,
+            parts={"manual": True, "added_by": actor}, decision="approved", decided_by=actor, decided_at=now(),
+        )
+    ).inserted_primary_key[0]
+    audit(conn, actor, "pick.add", f"{period}#{pick_id}", canonical)
+    return get_pick(conn, pick_id)
+
+
+def approve_all(conn: Connection, period: str, quotas: dict[str, int], actor: str) -> int:
+    """Approve the suggested picks among each topic's first `quota` (rejected aside); how many."""
+    approved = 0
+    by_topic: dict[str, list[dict]] = {}
+    for pick in list_picks(conn, period):
+        if pick["decision"] != "rejected":
+            by_topic.setdefault(pick["topic"], []).append(pick)
+    for topic, quota in quotas.items():
+        for pick in by_topic.get(topic, [])[:quota]:
+            if pick["decision"] == "suggested":
+                decide_pick(conn, pick["id"], "approved", actor)
+                approved += 1
+    return approved
+
+
+def approval_warnings(conn: Connection, period: str, topics: list[tuple[str, str]]) -> list[str]:
+    """A line for each topic that would go out without a single approved pick."""
+    have = {p["topic"] for p in list_picks(conn, period) if p["decision"] == "approved"}
+    return [f"{title} ({name}) has no approved picks: its section will be missing" for name, title in topics
+            if name not in have]
+
+
+def approve_issue(conn: Connection, period: str, actor: str, topics: list[tuple[str, str]]) -> list[str]:
+    """Approve the issue for sending; returns the warnings (topics without approved picks)."""
+    issue = editable_issue(conn, period)
+    if not any(p["decision"] == "approved" for p in list_picks(conn, period)):
+        raise CuratorError(
+            f"issue {period} has no approved picks: approve some first (`curator approve {period} --all` "
+            "approves the suggested picks within each topic's quota)"
+        )
+    warnings = approval_warnings(conn, period, topics)
+    transition(conn, issue["period"], "approved", actor, reason="; ".join(warnings))
+    return warnings

@@ -7,6 +7,9 @@
     ├── IllegalTransition        an issue cannot move to the status asked
     ├── InvalidAddress           an email address was refused
     ├── BadToken                 a signed link was forged, altered or expired
+    ├── AuthError                a sign-in failed, or the signed-in user may not do this
+    │   ├── Forbidden            signed in, but the role (or a missing form token) forbids it
+    │   └── TooManyAttempts      too many failed sign-ins from one address; wait
     └── DeliveryError            the provider refused the whole send (bad key)
 """
 
@@ -40,4 +43,16 @@ class BadToken(CuratorError):
 
 
 class DeliveryError(CuratorError):
+    pass
+
+
+class AuthError(CuratorError):
+    pass
+
+
+class Forbidden(AuthError):
+    pass
+
+
+class TooManyAttempts(AuthError):
     pass

@@ -1,0 +1,116 @@
+"""`curator draft`, `picks`, `approve` and `pick`: the editor's work from the command line."""
+
+from __future__ import annotations
+
+import getpass
+from datetime import datetime
+
+import typer
+from rich.table import Table
+
+from curator import editorial
+from curator.cli._app import app, console, print_json, state
+from curator.curate import build_draft, explain
+from curator.sources import load_sources
+
+pick_app = typer.Typer(help="Approve or reject one pick.", no_args_is_help=True)
+app.add_typer(pick_app, name="pick")
+
+PERIOD_HELP = "The issue's month, YYYY-MM."
+
+
+def actor() -> str:
+    """Who the audit log names for a command-line action."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+def _period(period: str | None) -> str:
+    if period:
+        return editorial.parse_period(period)
+    return editorial.coming_period(datetime.now(state.settings().tz))
+
+
+@app.command("draft")
+def draft(
+    period: str = typer.Argument(
+        None, help="The issue's month, YYYY-MM; default the coming month.", show_default=False
+    ),
+) -> None:
+    """Build or refresh an issue's draft: score recent items and add the best candidates per topic."""
+    settings = state.settings()
+    sources = load_sources(settings.feeds)
+    period = _period(period)
+    result = build_draft(state.engine("draft"), settings, sources, period, actor=actor())
+    table = Table("topic", "quota", "candidates", "new", title=f"Draft {period}")
+    for topic in result.topics:
+        table.add_row(topic.name, str(topic.quota), str(topic.candidates), str(topic.added))
+    console.print(table)
+    console.print(
+        f"Scored {result.scored_items} items published since {result.since:%Y-%m-%d %H:%M} UTC; "
+        f"added {result.added} candidates. Next: `curator picks {period}`, or the desk (`curator serve`)."
+    )
+
+
+@app.command("picks")
+def picks(
+    period: str = typer.Argument(..., help=PERIOD_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """List an issue's picks by topic and rank, with their scores and the reasons for them."""
+    with state.engine("picks").connect() as conn:
+        rows = editorial.list_picks(conn, editorial.parse_period(period))
+    keys = ("id", "item", "title", "url", "topic", "rank", "score", "parts", "decision", "blurb")
+    if as_json:
+        print_json([{key: row[key] for key in keys} for row in rows])
+        return
+    table = Table("id", "topic", "rank", "decision", "score", "title", "why", title=f"Picks of {period}")
+    colour = {"approved": "green", "rejected": "red", "suggested": "yellow"}
+    for row in rows:
+        table.add_row(
+            str(row["id"]), row["topic"], str(row["rank"]), f"[{colour[row['decision']]}]{row['decision']}[/]",
+            f"{row['score']:.2f}", row["title"], explain(row["parts"]),
+        )
+    console.print(table)
+    if not rows:
+        console.print(f"Issue {period} has no picks yet: `curator draft {period}` adds candidates.")
+
+
+@app.command("approve")
+def approve(
+    period: str = typer.Argument(..., help=PERIOD_HELP),
+    all_: bool = typer.Option(False, "--all", help="First approve every suggested pick within its topic's quota."),
+) -> None:
+    """Approve an issue for sending (editors cannot send it; ops can)."""
+    settings = state.settings()
+    sources = load_sources(settings.feeds)
+    period = editorial.parse_period(period)
+    topics = [(t.name, t.title or t.name) for t in sources.topics]
+    with state.engine("approve").begin() as conn:
+        if all_:
+            count = editorial.approve_all(conn, period, {t.name: t.quota for t in sources.topics}, actor())
+            console.print(f"Approved {count} suggested picks within quota.")
+        warnings = editorial.approve_issue(conn, period, actor(), topics)
+    for warning in warnings:
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    console.print(f"Issue {period} is approved.")
+
+
+def _decide(pick_id: int, decision: str) -> None:
+    with state.engine("pick").begin() as conn:
+        pick = editorial.decide_pick(conn, pick_id, decision, actor())
+    console.print(f"Pick #{pick_id} ({pick['title']}) is {decision}.", highlight=False)
+
+
+@pick_app.command("approve")
+def pick_approve(pick_id: int = typer.Argument(..., help="The pick's id (see `curator picks`).")) -> None:
+    """Approve one pick."""
+    _decide(pick_id, "approved")
+
+
+@pick_app.command("reject")
+def pick_reject(pick_id: int = typer.Argument(..., help="The pick's id (see `curator picks`).")) -> None:
+    """Reject one pick."""
+    _decide(pick_id, "rejected")
