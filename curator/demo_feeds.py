@@ -130,7 +130,9 @@ def write_demo_feeds(folder: Path, now: datetime) -> list[dict]:
     folder.mkdir(parents=True, exist_ok=True)
     sources = []
     for index, feed in enumerate(FEEDS):
-        dated = [(entry, now - timedelta(days=1 + 2 * i + index % 2, hours=index)) for i, entry in enumerate(feed.entries)]
+        dated = [
+            (entry, now - timedelta(days=1 + 2 * i + index % 2, hours=index)) for i, entry in enumerate(feed.entries)
+        ]
         text, suffix = {"rss": (_rss, "xml"), "atom": (_atom, "atom"), "json": (_json, "json")}[feed.kind]
         path = folder / f"{feed.name}.{suffix}"
         path.write_text(text(feed, dated), encoding="utf-8")

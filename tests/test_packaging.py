@@ -45,6 +45,7 @@ def test_an_installed_wheel_runs_from_anywhere(wheel_dir, tmp_path):
     elsewhere.mkdir()
     env = {**os.environ, "PYTHONPATH": str(target)}
     env.pop("CURATOR_FEEDS", None)
+    env.pop("CURATOR_DATABASE_URL", None)  # the default, a SQLite file in the working folder
     probe = (
         "import curator, curator.config as c, curator.sources as s;"
         "print(curator.__file__);"

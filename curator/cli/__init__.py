@@ -26,24 +26,12 @@ _register()
 
 
 def main() -> None:
-    """Run the CLI; a CuratorError is printed as one readable message, exit code 2."""
+    """Run the CLI; a CuratorError is printed as one readable message, exit code 2.
+
+    Click's standalone mode handles usage errors, --help and typer.Exit codes itself.
+    """
     try:
-        app(standalone_mode=False)
+        app()
     except CuratorError as exc:
         console_err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
-    except KeyboardInterrupt:
-        console_err.print("interrupted")
-        sys.exit(130)
-    except SystemExit:
-        raise
-    except Exception as exc:  # click's own usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
-            console_err.print("aborted")
-            sys.exit(1)
-        raise

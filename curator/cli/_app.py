@@ -61,6 +61,8 @@ def _global(
     """Curator: a monthly newsletter of growth resources, from feeds to inboxes."""
     state.overrides = {"database_url": database_url, "feeds": feeds}
     state._settings = None
+    if state._engine is not None:  # a previous invocation in this process (tests, scripts)
+        state._engine.dispose()
     state._engine = None
 
 

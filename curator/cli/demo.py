@@ -67,7 +67,9 @@ def demo(
         console.print(f"[bold]1. Ingest[/] {len(sources.feeds)} example feeds (RSS, Atom, JSON Feed)")
         with _bar("feeds") as bar:
             task = bar.add_task("ingest", total=len(sources.feeds))
-            report = run_ingest(settings, engine, sources, progress=lambda done, total, _r: bar.update(task, completed=done))
+            report = run_ingest(
+                settings, engine, sources, progress=lambda done, _total, _report: bar.update(task, completed=done)
+            )
         console.print(f"[bold]2. Draft[/] the {period} issue")
         draft = build_draft(engine, settings, sources, period, actor=ACTOR)
         console.print("[bold]3. Approve[/] the suggested picks and the issue")

@@ -71,8 +71,11 @@ feeds = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("url", String(2048), nullable=False, unique=True),
+    # The address as feeds.yaml writes it; `url` is where it is fetched now (a 301 moves it).
+    Column("source_url", String(2048), unique=True),
     Column("title", String(500)),
     Column("site_url", String(2048)),
+    Column("topics", JSON, nullable=False, default=list),
     Column("weight", Float, nullable=False, default=1.0),
     Column("etag", String(500)),
     Column("last_modified", String(100)),
@@ -113,6 +116,7 @@ item_sources = Table(
     Column("item_id", ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
     Column("feed_id", ForeignKey("feeds.id", ondelete="CASCADE"), primary_key=True),
     Column("url", String(2048), nullable=False),
+    Index("ix_item_sources_feed", "feed_id"),
 )
 
 item_scores = Table(
@@ -214,6 +218,8 @@ deliveries = Table(
     CheckConstraint(_in("state", LEDGER_STATES), name="state"),
     Index("ix_deliveries_issue_state", "issue_id", "state"),
     Index("ix_deliveries_batch", "batch_key"),
+    # The claim's scan: the next pending rows of one variant, in id order, straight from the index.
+    Index("ix_deliveries_claim", "issue_id", "state", "variant", "id"),
 )
 
 send_batches = Table(

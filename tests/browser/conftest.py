@@ -24,9 +24,13 @@ CHROMIUM_ARGS = [
 ARTIFACTS = REPO / "test-artifacts"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """One Chromium for the session; a fresh context (cookies) per test comes from `page`."""
+    """One Chromium per test module; a fresh context (cookies) per test comes from `page`.
+
+    Not per session: Playwright's sync API keeps an event loop running in this thread while it is
+    open, and later tests that call asyncio.run() (ingest) would find it.
+    """
     if not CHROMIUM.exists():
         message = f"{CHROMIUM} is not installed: `apt-get install chromium` runs the browser tests"
         if os.environ.get("CI"):
