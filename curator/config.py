@@ -254,3 +254,17 @@ def load_settings(**overrides: object) -> Settings:
             field = ".".join(str(p) for p in err["loc"])
             lines.append(f"setting CURATOR_{field.upper()}: {err['msg']}")
         raise ConfigError("\n".join(lines)) from None
+
+
+def settings_markdown() -> str:
+    """The README's table of settings, made from the declarations above."""
+    rows = ["| setting | default | meaning |", "| --- | --- | --- |"]
+    for name, info in Settings.model_fields.items():
+        if info.default_factory is not None:
+            default = "./feeds.yaml, else the shipped one" if name == "feeds" else "(empty)"
+        elif info.default is None:
+            default = "(none)"
+        else:
+            default = str(info.default).lower() if isinstance(info.default, bool) else str(info.default)
+        rows.append(f"| `CURATOR_{name.upper()}` | `{default}` | {info.description} |")
+    return "\n".join(rows) + "\n"
