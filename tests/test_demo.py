@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import json
 import subprocess
 import sys
 from email.utils import parseaddr
@@ -89,3 +90,29 @@ def test_running_the_demo_again_starts_over(demo_dir):
     )
     assert again.returncode == 0, again.stderr
     assert len(list((folder / "outbox").glob("*.eml"))) == 5
+
+
+def test_review_mode_stops_at_the_desk_and_writes_the_settings_to_reach_it(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "curator", "demo", "--dir", str(tmp_path), "--review"],
+        capture_output=True, text=True, timeout=120, cwd=REPO, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "outbox").exists()
+    env = dict(
+        line.split("=", 1) for line in (tmp_path / "demo.env").read_text().splitlines() if not line.startswith("#")
+    )
+    assert env["CURATOR_DATABASE_URL"] == f"sqlite:///{tmp_path / 'curator.db'}"
+    picks = subprocess.run(
+        [sys.executable, "-m", "curator", "picks", "--json", _this_month()],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path, env={"PATH": "/usr/bin:/bin", **env},
+    )
+    assert picks.returncode == 0, picks.stderr
+    decisions = {p["decision"] for p in json.loads(picks.stdout)}
+    assert decisions == {"suggested"}
+
+
+def _this_month() -> str:
+    from datetime import UTC, datetime
+
+    return f"{datetime.now(UTC):%Y-%m}"

@@ -22,8 +22,21 @@ def test_upgrade_twice_is_a_no_op(db_url):
 
 def test_empty_database_is_refused_with_the_command_that_fixes_it(tmp_path):
     url = f"sqlite:///{tmp_path / 'empty.db'}"
+    (tmp_path / "empty.db").touch()
     with pytest.raises(DatabaseError, match=r"run `curator db upgrade` before `curator ingest`"):
         store.open_db(url, command_name="ingest")
+
+
+def test_a_missing_sqlite_file_is_named_and_not_created(tmp_path):
+    url = f"sqlite:///{tmp_path / 'typo' / 'curator.db'}"
+    with pytest.raises(DatabaseError, match=r"there is no database at .*typo/curator.db: run `curator db upgrade`"):
+        store.open_db(url)
+    assert not (tmp_path / "typo").exists()
+
+
+def test_an_unsupported_database_is_named():
+    with pytest.raises(DatabaseError, match="Curator runs on SQLite .* or PostgreSQL"):
+        store.make_engine("mysql://root@localhost/news")
 
 
 def test_a_bad_url_is_named():

@@ -400,3 +400,23 @@ def test_forget_keeps_a_bounced_address_suppressed(cli, engine):
     with engine.connect() as conn:
         assert subscribers.find(conn, "gone@example.com") is None
         assert subscribers.is_suppressed(conn, "gone@example.com")
+
+
+def test_a_csv_that_is_not_utf8_is_refused_with_the_line_and_the_fix(tmp_path, engine):
+    from curator.errors import CuratorError
+    from curator.subscribers import import_csv
+
+    latin1 = tmp_path / "latin1.csv"
+    latin1.write_bytes("email,name\nok@example.com,Ok\njose@example.com,Jos\xe9\n".encode("latin-1"))
+    with engine.begin() as conn, pytest.raises(CuratorError, match=r"latin1.csv:3: not UTF-8 text.*CSV UTF-8"):
+        import_csv(conn, latin1, known_topics=None)
+
+
+def test_a_utf16_csv_with_its_bom_is_read(tmp_path, engine):
+    from curator.subscribers import import_csv
+
+    utf16 = tmp_path / "utf16.csv"
+    utf16.write_text("email,name\njose@example.com,José\n", encoding="utf-16")
+    with engine.begin() as conn:
+        report = import_csv(conn, utf16, known_topics=None)
+    assert report.added == ["jose@example.com"] and report.rejected == []

@@ -23,8 +23,10 @@ app = typer.Typer(
     rich_markup_mode="rich",
     pretty_exceptions_enable=False,
 )
-console = Console()
-console_err = Console(stderr=True)
+# Piped output is read by people too (logs, `| less`): give tables room instead of Rich's 80 columns.
+_PIPED_WIDTH = 240
+console = Console(width=None if sys.stdout.isatty() else _PIPED_WIDTH)
+console_err = Console(stderr=True, width=None if sys.stderr.isatty() else _PIPED_WIDTH)
 
 
 @dataclass

@@ -34,18 +34,24 @@ DEMO_INTRO = (
     "in case something catches your eye."
 )
 # What a previous demo left in the folder; nothing else there is touched.
-DEMO_FILES = ("curator.db", "curator.db-wal", "curator.db-shm", "feeds.yaml", "preview.html", "preview.txt")
+DEMO_FILES = (
+    "curator.db", "curator.db-wal", "curator.db-shm", "feeds.yaml", "preview.html", "preview.txt", "demo.env",
+)
 DEMO_DIRS = ("feeds", "outbox")
 
 
 @app.command("demo")
 def demo(
     folder: Path = typer.Option(Path("demo"), "--dir", help="Folder for the demo's database, feeds and outbox."),
+    review: bool = typer.Option(
+        False, "--review", help="Stop once the draft is built, so you approve and send it in the desk and console."
+    ),
 ) -> None:
     """Run the whole monthly issue offline: ingest example feeds, draft, approve, subscribe, send to an outbox.
 
     Uses SQLite and an outbox folder inside DIR, whatever CURATOR_DATABASE_URL and
-    CURATOR_DELIVERY say; a previous demo in DIR is replaced.
+    CURATOR_DELIVERY say; a previous demo in DIR is replaced. DIR/demo.env holds the
+    settings that point other commands (serve, worker, ingest) at the demo.
     """
     started = time.monotonic()
     folder = folder.resolve()
@@ -61,6 +67,7 @@ def demo(
         timezone=state.settings().timezone, base_url=state.settings().base_url,
     )
     sources = load_sources(sources_path)
+    env_file = _write_env(folder, settings)
     engine = store.make_engine(settings.database_url)
     try:
         store.upgrade(engine)
@@ -72,16 +79,20 @@ def demo(
             )
         console.print(f"[bold]2. Draft[/] the {period} issue")
         draft = build_draft(engine, settings, sources, period, actor=ACTOR)
-        console.print("[bold]3. Approve[/] the suggested picks and the issue")
         with engine.begin() as conn:
             issue = editorial.get_issue(conn, period)
             editorial.edit_issue(
                 conn, period, ACTOR, subject=issue["subject"], preheader=DEMO_PREHEADER, intro=DEMO_INTRO
             )
-            editorial.approve_all(conn, period, {t.name: t.quota for t in sources.topics}, ACTOR)
-            warnings = editorial.approve_issue(conn, period, ACTOR, [(t.name, t.title) for t in sources.topics])
             for email, name, topics in DEMO_SUBSCRIBERS:
                 subscribers.add(conn, email, name=name, topics=topics, known_topics=sources.topic_names, source="demo")
+        if review:
+            _stop_for_review(folder, env_file, period, draft)
+            return
+        console.print("[bold]3. Approve[/] the suggested picks and the issue")
+        with engine.begin() as conn:
+            editorial.approve_all(conn, period, {t.name: t.quota for t in sources.topics}, ACTOR)
+            warnings = editorial.approve_issue(conn, period, ACTOR, [(t.name, t.title) for t in sources.topics])
         for warning in warnings:
             console.print(f"   [yellow]warning:[/] {warning}")
         console.print(f"[bold]4. Send[/] to {len(DEMO_SUBSCRIBERS)} demo subscribers through the outbox")
@@ -89,6 +100,7 @@ def demo(
         sent = deliver.Worker(settings, engine, period=period).run()
         preview = _write_preview(folder, settings, engine, period, sources)
         _summary(report, draft, sent, settings, engine, period, preview, time.monotonic() - started)
+        _next_steps(folder, env_file)
     finally:
         engine.dispose()
 
@@ -139,8 +151,38 @@ def _summary(report, draft, sent, settings, engine, period, preview: Path, secon
     )
     console.print(f"Outbox:  {settings.outbox_dir}/")
     console.print(f"Preview: {preview}")
+
+
+def _write_env(folder: Path, settings) -> Path:
+    """Settings that point any command at the demo: `set -a; . DIR/demo.env; set +a`."""
+    path = folder / "demo.env"
+    path.write_text(
+        "# Written by `curator demo`: load with `set -a; . " + str(path) + "; set +a`\n"
+        f"CURATOR_DATABASE_URL={settings.database_url}\n"
+        f"CURATOR_FEEDS={settings.feeds}\n"
+        "CURATOR_ALLOW_FILE_FEEDS=true\n"
+        "CURATOR_DELIVERY=outbox\n"
+        f"CURATOR_OUTBOX_DIR={settings.outbox_dir}\n"
+        f"CURATOR_SECRET_KEY={settings.secret_key}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def _stop_for_review(folder: Path, env_file: Path, period: str, draft) -> None:
     console.print(
-        "Next: open the preview in a browser, read an .eml, or look at the desk: "
-        f"`curator --database-url sqlite:///{preview.parent / 'curator.db'} users add you@example.com --role admin`, "
-        "then `curator serve` with the same --database-url and CURATOR_SECRET_KEY set."
+        f"The {period} issue is drafted with {draft.added} candidates and waits for an editor; "
+        f"{len(DEMO_SUBSCRIBERS)} demo subscribers wait for it."
+    )
+    _next_steps(folder, env_file)
+
+
+def _next_steps(folder: Path, env_file: Path) -> None:
+    console.print(
+        "\n[bold]Try the desk and the console[/] (in this shell):\n"
+        f"  set -a; . {env_file}; set +a\n"
+        "  curator users add you@example.com --role admin\n"
+        "  curator serve            # then open http://localhost:8000/desk\n"
+        "Sends started from the console are delivered by `curator worker` (or the scheduler).",
+        highlight=False,
     )

@@ -10,7 +10,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
 from curator.errors import DatabaseError
 from curator.store import schema
@@ -30,19 +30,42 @@ def normalize_url(url: str) -> str:
 
 def make_engine(url: str) -> Engine:
     """An engine; SQLite gets WAL, foreign keys and a generous busy timeout."""
-    try:
-        parsed = make_url(normalize_url(url))
-    except ArgumentError:
-        raise DatabaseError(f"CURATOR_DATABASE_URL is not a database URL: {url!r}") from None
+    parsed = _parse(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(parsed, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         # Take the write lock at BEGIN: no deadlocks between two writers upgrading a read.
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
         return engine
     return create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+def _parse(url: str):
+    """The URL, checked: a form SQLAlchemy reads, and a database Curator has a driver for."""
+    try:
+        parsed = make_url(normalize_url(url))
+        parsed.get_dialect()
+    except ArgumentError:
+        raise DatabaseError(f"CURATOR_DATABASE_URL is not a database URL: {url!r}") from None
+    except (NoSuchModuleError, ImportError):
+        raise DatabaseError(
+            f"CURATOR_DATABASE_URL names a database Curator does not support: {url!r}; "
+            "use sqlite:///PATH or postgresql+psycopg://USER@HOST/NAME"
+        ) from None
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise DatabaseError(
+            f"CURATOR_DATABASE_URL names a {parsed.get_backend_name()} database; Curator runs on SQLite "
+            "(sqlite:///PATH) or PostgreSQL (postgresql+psycopg://USER@HOST/NAME)"
+        )
+    return parsed
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL; None for other databases and in-memory ones."""
+    parsed = _parse(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
@@ -76,6 +99,9 @@ def current_revision(engine: Engine) -> str | None:
 
 def upgrade(engine: Engine) -> tuple[str | None, str]:
     """Create or upgrade the schema to the newest migration; returns (before, after)."""
+    path = sqlite_path(engine.url.render_as_string(hide_password=False))
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
     before = current_revision(engine)
     command.upgrade(_alembic_config(engine), "head")
     return before, head_revision()
@@ -83,6 +109,12 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
 
 def open_db(url: str, *, command_name: str = "this command") -> Engine:
     """An engine on a database at the newest migration, or a DatabaseError naming the fix."""
+    path = sqlite_path(url)
+    if path is not None and not path.exists():
+        raise DatabaseError(
+            f"there is no database at {path}: run `curator db upgrade` to create it, or point "
+            "CURATOR_DATABASE_URL (or --database-url) at the one you meant"
+        )
     engine = make_engine(url)
     current, head = current_revision(engine), head_revision()
     if current != head:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
+import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,23 +44,35 @@ class ImportReport:
 
 def read_csv(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
     """(line number, row) for each row of a CSV with an `email` column (name and topics optional)."""
+    reader = csv.DictReader(io.StringIO(_decode(path), newline=""))
+    columns = [c.strip().lower() for c in reader.fieldnames or []]
+    if "email" not in columns:
+        raise CuratorError(
+            f"{path}:1: no `email` column; the first line must name the columns, e.g. email,name,topics"
+        )
+    reader.fieldnames = columns
     try:
-        handle = path.open(newline="", encoding="utf-8-sig")  # -sig: spreadsheets write a BOM
+        for row in reader:
+            yield reader.line_num, {k: (v or "").strip() for k, v in row.items() if isinstance(k, str)}
+    except csv.Error as exc:
+        raise CuratorError(f"{path}:{reader.line_num}: not a readable CSV line ({exc})") from None
+
+
+def _decode(path: Path) -> str:
+    """The file's text: UTF-8 (with or without the BOM spreadsheets write), or UTF-16 with its BOM."""
+    try:
+        data = path.read_bytes()
     except OSError as exc:
         raise CuratorError(f"cannot read {path}: {exc.strerror}") from None
-    with handle:
-        reader = csv.DictReader(handle)
-        columns = [c.strip().lower() for c in reader.fieldnames or []]
-        if "email" not in columns:
-            raise CuratorError(
-                f"{path}:1: no `email` column; the first line must name the columns, e.g. email,name,topics"
-            )
-        reader.fieldnames = columns
-        try:
-            for row in reader:
-                yield reader.line_num, {k: (v or "").strip() for k, v in row.items() if isinstance(k, str)}
-        except (csv.Error, UnicodeDecodeError) as exc:
-            raise CuratorError(f"{path}:{reader.line_num}: not a readable CSV line ({exc})") from None
+    encoding = "utf-16" if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) else "utf-8-sig"
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise CuratorError(
+            f"{path}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x}); save the file as "
+            "\"CSV UTF-8\" (in Excel: Save As › CSV UTF-8) and import it again"
+        ) from None
 
 
 def import_csv(
