@@ -83,3 +83,24 @@ def test_confirmation_links_expire_and_unsubscribe_links_do_not(keyed):
 def test_a_missing_secret_is_named():
     with pytest.raises(ConfigError, match="CURATOR_SECRET_KEY"):
         tokens.make_token(Settings(secret_key=None), "confirm", 1, "ann@example.com")
+
+
+def test_the_fast_signer_writes_exactly_what_itsdangerous_writes(monkeypatch):
+    """make_token skips itsdangerous' per-call setup (a send signs two links per recipient)."""
+    import hashlib
+
+    from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+    from itsdangerous.encoding import base64_decode
+
+    from curator.config import Settings
+    from curator.tokens import SALT_PREFIX, email_digest, make_token
+
+    settings = Settings(secret_key="k" * 40)
+    for subscriber_id in (1, 12345, 2**40):
+        token = make_token(settings, "unsubscribe", subscriber_id, "Ada@Example.com")
+        stamp = int.from_bytes(base64_decode(token.split(".")[1]), "big")
+        monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self, stamp=stamp: stamp)
+        plain = URLSafeTimedSerializer(
+            "k" * 40, salt=SALT_PREFIX + "unsubscribe", signer_kwargs={"digest_method": hashlib.sha256}
+        )
+        assert token == plain.dumps([subscriber_id, email_digest("ada@example.com")])

@@ -1,0 +1,314 @@
+"""Send benchmark: N subscribers over 12 topic sets, sent through a loopback SendGrid server.
+
+    python bench/send.py [--subscribers 1000000] [--json] [--only sqlite|postgres]
+
+The SendGrid-compatible server runs in its own process (`python -m curator.testing.sendgrid_server
+--no-validate`: it counts recipients and duplicates). For SQLite one `curator worker`
+process sends; for PostgreSQL (a bench database created and dropped on 127.0.0.1:5432)
+two do. Setting up the subscribers is not timed; the timed part is what `curator send`
+does: freeze the audience into the ledger, then claim, render, post and record every
+batch until the issue is sent. Peak memory is each worker's high-water mark (VmHWM,
+and the kernel's ru_maxrss when it exits). The baseline is what one writes first: one
+request per recipient with the `sendgrid` library's Mail helper, timed on 5,000 and
+scaled. The shared rate limits are set far above the figures, so that they measure
+Curator, not the configured rate. Figures are printed beside the targets; this is not a test.
+With --json, the last line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from sqlalchemy import create_engine, func, insert, select, text  # noqa: E402
+
+from curator import deliver, editorial, store  # noqa: E402
+from curator.store.schema import deliveries, feeds, items, now, picks, subscribers  # noqa: E402
+
+TARGETS = {"seconds": 60.0, "peak_rss_mb": 300.0}
+PERIOD = "2026-05"
+API_KEY = "SG.bench"
+TOPICS = ("career", "software-engineering", "machine-learning", "leadership", "productivity", "learning",
+          "personal-growth")  # fmt: skip
+PG_ADMIN = os.environ.get("CURATOR_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+BASELINE_SAMPLE = 5000
+
+
+def topic_sets(count: int = 12) -> list[list[str]]:
+    combos = [list(c) for r in (1, 2, 3) for c in itertools.combinations(TOPICS, r)]
+    return combos[:count]
+
+
+# --- setup (not timed) ---------------------------------------------------------------------
+
+
+def seed_issue(engine) -> None:
+    """An approved issue with three picks per topic."""
+    with engine.begin() as conn:
+        issue = editorial.ensure_issue(conn, PERIOD, "bench")
+        feed_id = conn.execute(insert(feeds).values(url="https://feeds.example.org/bench.xml", title="Bench Feed")
+                               ).inserted_primary_key[0]  # fmt: skip
+        for topic in TOPICS:
+            for rank in range(1, 4):
+                url = f"https://example.org/{topic}/{rank}"
+                item_id = conn.execute(insert(items).values(
+                    feed_id=feed_id, guid=url, url=url, canonical_url=url, title=f"A good read on {topic} #{rank}",
+                    title_key=f"a good read on {topic} {rank}", published_at=now(),
+                    summary_text=f"Why {topic} matters, and what to do about it this month. " * 3,
+                )).inserted_primary_key[0]  # fmt: skip
+                conn.execute(insert(picks).values(issue_id=issue["id"], item_id=item_id, topic=topic, rank=rank,
+                                                  decision="approved", blurb=f"Pick {rank} for {topic}."))
+        editorial.transition(conn, PERIOD, "approved", "bench")
+
+
+def subscriber_rows(n: int):
+    sets = topic_sets()
+    stamp = now()
+    for i in range(n):
+        yield (f"reader{i}@example.com", f"Reader {i}" if i % 3 else "", sets[i % len(sets)], stamp)
+
+
+def seed_sqlite(engine, n: int) -> None:
+    chunk = []
+    for email, name, topics, stamp in subscriber_rows(n):
+        chunk.append({"email": email, "name": name, "topics": topics, "status": "active", "created_at": stamp,
+                      "confirmed_at": stamp, "source": "bench"})  # fmt: skip
+        if len(chunk) == 50_000:
+            with engine.begin() as conn:
+                conn.execute(insert(subscribers), chunk)
+            chunk = []
+    if chunk:
+        with engine.begin() as conn:
+            conn.execute(insert(subscribers), chunk)
+
+
+def seed_postgres(engine, n: int) -> None:
+    raw = engine.raw_connection()
+    try:
+        with raw.cursor() as cur, cur.copy(
+            "COPY subscribers (email, name, topics, status, created_at, confirmed_at, source) FROM STDIN"
+        ) as copy:
+            for email, name, topics, stamp in subscriber_rows(n):
+                stamp = stamp.replace(tzinfo=None)
+                copy.write_row((email, name, json.dumps(topics), "active", stamp, stamp, "bench"))
+        raw.commit()
+    finally:
+        raw.close()
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE subscribers"))
+
+
+# --- the server and the workers ---------------------------------------------------------------
+
+
+class Server:
+    """`python -m curator.testing.sendgrid_server --no-validate` in its own process."""
+
+    def __enter__(self) -> Server:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "curator.testing.sendgrid_server", "--no-validate", "--api-key", API_KEY],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=REPO,
+        )  # fmt: skip
+        self.url = self.proc.stdout.readline().split()[-1]
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.proc.terminate()
+        self.proc.wait()
+        self.proc.stdout.close()
+
+    def call(self, method: str, path: str) -> dict:
+        request = urllib.request.Request(self.url + path, method=method, data=b"" if method == "POST" else None)
+        with urllib.request.urlopen(request, timeout=30) as response:
+            body = response.read()
+        return json.loads(body) if body else {}
+
+
+def worker_env(database_url: str, server: Server, feeds_path: Path) -> dict[str, str]:
+    return {
+        **os.environ, "CURATOR_DATABASE_URL": database_url, "CURATOR_SECRET_KEY": "bench-secret-key-0123456789",
+        "CURATOR_FEEDS": str(feeds_path), "CURATOR_BASE_URL": "https://news.example.org",
+        "CURATOR_DELIVERY": "sendgrid", "CURATOR_SENDGRID_API_KEY": API_KEY, "CURATOR_SENDGRID_HOST": server.url,
+        "CURATOR_SENDGRID_TIMEOUT": "120", "CURATOR_SEND_LEASE_SECONDS": "300",
+        "CURATOR_SEND_RATE_REQUESTS": "100000", "CURATOR_SEND_RATE_RECIPIENTS": "1000000000",
+    }  # fmt: skip
+
+
+def _vm_hwm_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def run_workers(count: int, env: dict[str, str]) -> tuple[list[float], list[float]]:
+    """Start `count` `curator worker` processes, wait for all; their peak RSS in MB and CPU seconds."""
+    procs = [subprocess.Popen([sys.executable, "-m", "curator", "worker", "--period", PERIOD], env=env, cwd=REPO,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for _ in range(count)]  # fmt: skip
+    peaks = {p.pid: 0 for p in procs}
+    cpu = {p.pid: 0.0 for p in procs}
+    errors = {p.pid: b"" for p in procs}
+
+    def drain(p) -> None:
+        errors[p.pid] = p.stderr.read()
+
+    readers = [threading.Thread(target=drain, args=(p,), daemon=True) for p in procs]
+    for r in readers:
+        r.start()
+    running = set(peaks)
+    while running:
+        for pid in list(running):
+            peaks[pid] = max(peaks[pid], _vm_hwm_kb(pid))
+            done, status, usage = os.wait4(pid, os.WNOHANG)
+            if done:
+                running.discard(pid)
+                peaks[pid] = max(peaks[pid], usage.ru_maxrss)  # kilobytes on Linux
+                cpu[pid] = usage.ru_utime + usage.ru_stime
+                proc = next(p for p in procs if p.pid == pid)
+                proc.returncode = os.waitstatus_to_exitcode(status)
+        time.sleep(0.1)
+    for r in readers:
+        r.join()
+    for p in procs:
+        p.stderr.close()
+        if p.returncode:
+            raise SystemExit(f"worker {p.pid} exited with {p.returncode}:\n{errors[p.pid].decode(errors='replace')}")
+    return [round(peaks[p.pid] / 1024, 1) for p in procs], [round(cpu[p.pid], 1) for p in procs]
+
+
+def timed_send(engine, database_url: str, server: Server, workers: int) -> dict:
+    """Freeze the audience and send it with `workers` processes; the figures of the run."""
+    server.call("POST", "/_reset")
+    start = time.perf_counter()
+    deliver.start(engine, PERIOD, "bench")
+    frozen = time.perf_counter() - start
+    peaks, cpu = run_workers(workers, worker_env(database_url, server, REPO / "feeds.yaml"))
+    seconds = time.perf_counter() - start
+    stats = server.call("GET", "/_stats")
+    with engine.connect() as conn:
+        sent = conn.execute(select(func.count()).where(deliveries.c.state == "sent")).scalar_one()
+        status = editorial.get_issue(conn, PERIOD)["status"]
+    return {
+        "workers": workers, "seconds": round(seconds, 2), "recipients": stats["recipients"],
+        "recipients_per_s": round(stats["recipients"] / seconds), "requests": stats["requests"],
+        "duplicates": stats["duplicates"], "peak_rss_mb": max(peaks), "peak_rss_mb_per_worker": peaks,
+        "ledger_sent": sent, "issue_status": status, "freeze_s": round(frozen, 2), "worker_cpu_s": cpu,
+    }  # fmt: skip
+
+
+def bench_sqlite(n: int, server: Server) -> dict:
+    with tempfile.TemporaryDirectory(prefix="curator-bench-") as folder:
+        url = f"sqlite:///{folder}/bench.db"
+        engine = store.make_engine(url)
+        try:
+            store.upgrade(engine)
+            seed_issue(engine)
+            seed_sqlite(engine, n)
+            return timed_send(engine, url, server, workers=1)
+        finally:
+            engine.dispose()
+
+
+def bench_postgres(n: int, server: Server) -> dict:
+    from sqlalchemy.engine import make_url
+
+    name = f"curator_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(PG_ADMIN).set(database=name).render_as_string(hide_password=False)
+    engine = store.make_engine(url)
+    try:
+        store.upgrade(engine)
+        seed_issue(engine)
+        seed_postgres(engine, n)
+        return timed_send(engine, url, server, workers=2)
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def bench_baseline(server: Server) -> float:
+    """One request per recipient with the plain library and its Mail helper: recipients per second."""
+    from sendgrid import SendGridAPIClient
+    from sendgrid.helpers.mail import Mail
+
+    from curator import render
+    from curator.config import Settings
+    from curator.content import IssueContent, PickView, Section
+
+    content = IssueContent(PERIOD, "Growth resources for May 2026", sections=tuple(
+        Section(t, t.title(), tuple(PickView(f"A good read on {t} #{r}", f"https://example.org/{t}/{r}",
+                                             f"Why {t} matters. " * 3) for r in (1, 2, 3)))
+        for t in TOPICS))  # fmt: skip
+    settings = Settings(secret_key="bench-secret-key-0123456789", base_url="https://news.example.org")
+    body = render.render_variant(content, list(TOPICS[:2]), settings)
+    client = SendGridAPIClient(API_KEY, host=server.url)
+    client.client.timeout = 30
+    server.call("POST", "/_reset")
+    start = time.perf_counter()
+    for i in range(BASELINE_SAMPLE):
+        person = {"id": i + 1, "email": f"base{i}@example.com", "name": f"Reader {i}"}
+        copy = render.personalize(body, render.recipient_values(settings, person))
+        mail = Mail(from_email="newsletter@example.com", to_emails=person["email"], subject=copy.subject,
+                    html_content=copy.html, plain_text_content=copy.text)  # fmt: skip
+        client.send(mail)
+    return round(BASELINE_SAMPLE / (time.perf_counter() - start))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subscribers", type=int, default=1_000_000)
+    parser.add_argument("--json", action="store_true", help="end with one JSON line")
+    parser.add_argument("--only", choices=("sqlite", "postgres"), help="run one backend only")
+    args = parser.parse_args()
+    n = args.subscribers
+    result: dict = {"subscribers": n, "topic_sets": len(topic_sets()), "targets": TARGETS}
+    with Server() as server:
+        if args.only != "postgres":
+            result["sqlite"] = bench_sqlite(n, server)
+        if args.only != "sqlite":
+            result["postgres"] = bench_postgres(n, server)
+        result["baseline_recipients_per_s"] = bench_baseline(server)
+    report(result)
+    if args.json:
+        print(json.dumps(result))
+    return 0
+
+
+def report(result: dict) -> None:
+    n, base = result["subscribers"], result["baseline_recipients_per_s"]
+    print(f"send benchmark: {n:,} subscribers over {result['topic_sets']} topic sets")
+    for name in ("sqlite", "postgres"):
+        if name not in result:
+            continue
+        r = result[name]
+        scaled = TARGETS["seconds"] * n / 1_000_000
+        print(f"  {name:9} {r['workers']} worker(s): {r['seconds']:7.1f} s (target ≤ {scaled:.0f} s for {n:,}), "
+              f"{r['recipients_per_s']:,} recipients/s, {r['requests']:,} requests, {r['duplicates']} duplicates, "
+              f"peak RSS {r['peak_rss_mb']:.0f} MB per worker (target ≤ {TARGETS['peak_rss_mb']:.0f} MB), "
+              f"ledger sent {r['ledger_sent']:,}, issue {r['issue_status']}")  # fmt: skip
+    print(f"  baseline  one request per recipient, plain sendgrid library: {base:,} recipients/s "
+          f"(1,000,000 would take {1_000_000 / base / 60:.0f} min)")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

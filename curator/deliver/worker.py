@@ -1,0 +1,369 @@
+"""The delivery worker: claim a batch, render its variant, post it, record the outcome; repeat.
+
+Any number of workers may run, on any number of machines sharing one PostgreSQL: the
+ledger's claim keeps them apart, the rate limits are shared through the database, and
+each checks the issue's status before each claim (pause, resume and cancel act between
+batches). A live worker that gets no answer marks its batch uncertain and moves on;
+whoever runs next after the batch's wait decides it (see ledger.reconcile).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import random
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine, and_, exists, or_, select
+
+from curator import editorial, render
+from curator.config import Settings
+from curator.deliver import ledger, throttle
+from curator.deliver.backends import Backend, BatchMessage, BatchResult, Outcome, Recipient, make_backend
+from curator.errors import ConfigError, DeliveryError, IllegalTransition
+from curator.store.schema import deliveries, issues
+
+log = logging.getLogger(__name__)
+MAX_RATE_LIMITED = 100  # 429s in a row for one batch before it counts as a failed attempt
+PREFETCH = 1  # rendered batches waiting for the sender thread
+
+
+@dataclass
+class Report:
+    """What one worker did."""
+
+    batches: int = 0
+    requests: int = 0
+    sent: int = 0
+    failed: int = 0
+    skipped: int = 0
+    uncertain: int = 0
+    finished: list[str] = field(default_factory=list)  # periods this worker moved to sent
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 100000}"
+
+
+class Worker:
+    """Sends the batches of every issue being sent (or of one period) until there is no work."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        *,
+        period: str | None = None,
+        backend: Backend | None = None,
+        stop: threading.Event | None = None,
+        on_progress: Callable[[Report], None] | None = None,
+        name: str | None = None,
+    ) -> None:
+        if settings.send_lease_seconds <= settings.sendgrid_timeout:
+            raise ConfigError(
+                f"CURATOR_SEND_LEASE_SECONDS ({settings.send_lease_seconds}) must be longer than "
+                f"CURATOR_SENDGRID_TIMEOUT ({settings.sendgrid_timeout}): a batch still waiting for its answer "
+                "would otherwise look abandoned"
+            )
+        self.settings = settings
+        self.engine = engine
+        self.period = period
+        self.backend = backend or make_backend(settings)
+        self.throttled = self.backend.name != "outbox"  # the rate limits are SendGrid's
+        self.stop = stop or threading.Event()
+        self.on_progress = on_progress
+        self.name = name or worker_name()
+        self.report = Report()
+        self._bodies: dict[tuple[int, str], render.Rendered] = {}
+        self._contents: dict[int, object] = {}
+        self._maintained: dict[int, float] = {}
+        self._cursor: dict[int, tuple[str, int]] = {}  # where this worker's last claim ended, per issue
+        self._queue: queue.Queue = queue.Queue(maxsize=PREFETCH)
+        self._failure: BaseException | None = None
+
+    # -- the loop
+
+    def run(self, *, once: bool = False) -> Report:
+        """Work until nothing is left (or, with once, until nothing can be claimed right now).
+
+        Two threads: this one claims and renders the next batch while the sender thread posts
+        the previous one and records its outcome (the database and the network wait without
+        the GIL, so the two overlap). At most PREFETCH claimed batches wait for the sender.
+        """
+        sender = threading.Thread(target=self._send_loop, name=f"sender-{self.name}", daemon=True)
+        sender.start()
+        try:
+            self._loop(once)
+        finally:
+            self._queue.put(None)
+            sender.join()
+            self.backend.close()
+        if self._failure is not None:
+            raise self._failure
+        return self.report
+
+    def _loop(self, once: bool) -> None:
+        while not self.stop.is_set() and self._failure is None:
+            active = self._active_issues()
+            if not active:
+                if once or not self._waiting_issue_exists():
+                    return
+                self.stop.wait(self.settings.send_poll_seconds)
+                continue
+            worked, waiting, wake = False, False, time.time() + self.settings.send_poll_seconds
+            for issue_id, period, status in active:
+                # Stay on an issue while it has batches; its status is read again in each claim.
+                while (outcome := self._serve(issue_id, period, status)) is True:
+                    worked = True
+                    if self.stop.is_set() or self._failure is not None:
+                        return
+                if outcome is not None:  # rows wait for another worker, or for reconciliation
+                    waiting = True
+                    wake = min(wake, outcome)
+            if not worked and waiting:
+                if once:
+                    return
+                self.stop.wait(max(0.05, wake - time.time()))
+
+    def _send_loop(self) -> None:
+        """The sender thread: post each queued batch; after a failure or a stop, give the rest back."""
+        while (item := self._queue.get()) is not None:
+            period, batch, message = item
+            try:
+                status = self._status(batch.issue_id)  # a pause or cancel since the claim holds back what is not posted
+                if self._failure is not None or self.stop.is_set() or status not in ("sending", "sent"):
+                    with self.engine.begin() as conn:  # claimed but never posted: safe to give back
+                        ledger.release(conn, batch.key, status=None, error="not posted: stopped, paused or cancelled")
+                        if status == "cancelled":
+                            ledger.cancel_pending(conn, batch.issue_id)
+                else:
+                    self.deliver(period, batch, message)
+                    self._progress()
+            except BaseException as exc:  # noqa: BLE001 - handed to the main thread, which raises it
+                self._failure = exc
+                self.stop.set()
+            finally:
+                self._queue.task_done()
+
+    def _status(self, issue_id: int) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.execute(select(issues.c.status).where(issues.c.id == issue_id)).scalar()
+
+    def _active_issues(self) -> list[tuple[int, str, str]]:
+        """Issues being sent, and finished or stopped ones with rows still waiting for an outcome."""
+        unfinished = exists().where(
+            deliveries.c.issue_id == issues.c.id, deliveries.c.state.in_(ledger.UNFINISHED)
+        )
+        query = select(issues.c.id, issues.c.period, issues.c.status).where(
+            or_(issues.c.status == "sending", and_(issues.c.status.in_(("sent", "cancelled", "paused")), unfinished))
+        )
+        if self.period:
+            query = query.where(issues.c.period == self.period)
+        with self.engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(query.order_by(issues.c.id))]
+
+    def _waiting_issue_exists(self) -> bool:
+        """A paused issue will be resumed: an idle worker waits for it rather than exit."""
+        query = select(exists().where(issues.c.status == "paused"))
+        if self.period:
+            query = select(exists().where(issues.c.status == "paused", issues.c.period == self.period))
+        with self.engine.connect() as conn:
+            return bool(conn.execute(query).scalar())
+
+    def _serve(self, issue_id: int, period: str, status: str) -> bool | float | None:
+        """One step on one issue: True when a batch went out, else when to look again."""
+        self._maintain(issue_id, status)
+        if status in ("sending", "sent") and self._failure is None:
+            with self.engine.begin() as conn:
+                current = conn.execute(select(issues.c.status).where(issues.c.id == issue_id)).scalar()
+                batch = None
+                if current in ("sending", "sent"):  # checked inside the claim: pause acts between batches
+                    batch = ledger.claim(
+                        conn, issue_id, size=self.settings.send_batch_size, worker=self.name,
+                        lease_seconds=self.settings.send_lease_seconds, after=self._cursor.get(issue_id),
+                    )  # fmt: skip
+                    if batch is not None and batch.rows and self.throttled:
+                        batch.not_before = throttle.reserve(conn, self.settings, len(batch.rows))
+            if batch is not None:
+                self._cursor[issue_id] = batch.end
+                self.report.skipped += batch.skipped
+                if batch.rows:
+                    self._hand_over(period, batch)
+                else:
+                    self._progress()
+                return True
+        self._queue.join()  # the sender's batches may be this issue's last rows
+        with self.engine.begin() as conn:
+            if not ledger.unfinished(conn, issue_id):
+                if status == "sending":
+                    self._finish(conn, period)
+                return None
+            decision = ledger.next_decision(conn, issue_id)
+        later = time.time() + self.settings.send_poll_seconds
+        return min(later, decision.timestamp()) if decision is not None else later
+
+    def _maintain(self, issue_id: int, status: str) -> None:
+        """Expire silent workers' leases and decide uncertain batches, every few seconds."""
+        due = self._maintained.get(issue_id, 0.0) + min(self.settings.send_poll_seconds, 5.0)
+        if time.time() < due:
+            return
+        self._maintained[issue_id] = time.time()
+        with self.engine.begin() as conn:
+            if status == "cancelled":  # rows given back after the cancel (a refused key, a resend) stay unsent
+                ledger.cancel_pending(conn, issue_id)
+            expired = ledger.expire_leases(conn, issue_id, decide_after=self.settings.send_reconcile_seconds)
+            decided = ledger.reconcile(
+                conn, issue_id, policy=self.settings.send_uncertain_policy,
+                max_attempts=self.settings.send_max_attempts, cancelled=status == "cancelled",
+            )  # fmt: skip
+        if expired:
+            log.warning("%d batches of issue %d are uncertain: their worker went silent", len(expired), issue_id)
+        if any(decided.values()):
+            log.info("reconciled uncertain rows of issue %d: %s", issue_id, decided)
+
+    def _finish(self, conn, period: str) -> None:
+        try:
+            editorial.transition(conn, period, "sent", actor=f"worker {self.name}", reason="every row has an outcome")
+        except IllegalTransition:
+            return  # another worker finished it first, or it was paused or cancelled meanwhile
+        self.report.finished.append(period)
+        log.info("issue %s is sent", period)
+
+    def _progress(self) -> None:
+        if self.on_progress is not None:
+            self.on_progress(self.report)
+
+    # -- one batch
+
+    def _hand_over(self, period: str, batch: ledger.Claim) -> None:
+        """Render the claimed batch here and queue it for the sender thread."""
+        try:
+            message = self.message(period, batch)
+        except BaseException:
+            with self.engine.begin() as conn:  # not sent: give the rows back rather than wait for the lease
+                ledger.release(conn, batch.key, status=None, error="the worker failed before posting")
+            raise
+        self._queue.put((period, batch, message))
+
+    def deliver(self, period: str, batch: ledger.Claim, message: BatchMessage | None = None) -> None:
+        """Post one claimed batch until it has an outcome; a refused key stops the worker."""
+        message = message or self.message(period, batch)
+        self.report.batches += 1
+        attempts = rate_limited = 0
+        while True:
+            slot = self._slot(batch, first=not (attempts or rate_limited))
+            wait = max(0.0, slot - time.time())
+            if attempts or rate_limited or wait > 1.0:
+                self._extend(batch.key, wait)
+            if wait > 0:
+                time.sleep(wait)  # not interruptible: the slot is reserved, and the batch is committed
+            result = self.backend.send_batch(message)
+            self.report.requests += 1
+            attempts += result.outcome is not Outcome.RATE_LIMITED
+            if result.outcome is Outcome.RATE_LIMITED:
+                rate_limited += 1
+                if rate_limited < MAX_RATE_LIMITED:
+                    self._wait_for_reset(batch.key, result)
+                    continue
+                attempts += 1
+            if result.outcome in (Outcome.RETRY, Outcome.RATE_LIMITED) and attempts < self.settings.send_max_attempts:
+                delay = self._backoff(attempts)
+                self._extend(batch.key, delay)
+                if self.stop.wait(delay):
+                    # Asked to stop: every answer so far said "not taken", so the rows can go back.
+                    with self.engine.begin() as conn:
+                        ledger.release(conn, batch.key, status=result.status, error="worker stopped while retrying")
+                    return
+                continue
+            self._record(period, batch, result, attempts)
+            return
+
+    def _record(self, period: str, batch: ledger.Claim, result: BatchResult, attempts: int) -> None:
+        outcome, key = result.outcome, batch.key
+        with self.engine.begin() as conn:
+            if outcome is Outcome.ACCEPTED:
+                self.report.sent += ledger.record_accepted(
+                    conn, key, status=result.status, message_id=result.message_id, attempts=attempts
+                )
+            elif outcome is Outcome.UNCERTAIN:
+                self.report.uncertain += ledger.mark_uncertain(
+                    conn, key, error=result.error or "no answer", decide_after=self.settings.send_reconcile_seconds
+                )
+            elif outcome is Outcome.UNAUTHORIZED:
+                ledger.release(conn, key, status=result.status, error=result.error or "API key refused")
+            elif outcome is Outcome.TOO_LARGE and len(batch.rows) > 1:
+                halves = ledger.split(conn, batch, worker=self.name, lease_seconds=self.settings.send_lease_seconds)
+            else:  # REJECTED, TOO_LARGE alone, or RETRY/RATE_LIMITED with the attempts spent
+                error = result.error or outcome.value
+                if outcome in (Outcome.RETRY, Outcome.RATE_LIMITED):
+                    error = f"gave up after {attempts} attempts: {error} (`curator retry {period}` tries again)"
+                self.report.failed += ledger.record_failed(
+                    conn, key, status=result.status, error=error, attempts=attempts
+                )
+        if outcome is Outcome.UNAUTHORIZED:
+            raise DeliveryError(
+                f"SendGrid refused the API key ({result.status}): check CURATOR_SENDGRID_API_KEY. "
+                f"The send of {period} is stopped and stays `sending`; `curator send {period}` continues it."
+            )
+        if outcome is Outcome.TOO_LARGE and len(batch.rows) > 1:
+            for half in halves:
+                self.deliver(period, half)
+
+    def _slot(self, batch: ledger.Claim, *, first: bool) -> float:
+        """When this request may go out under the shared rate limits (the claim reserved the first)."""
+        if not self.throttled:
+            return 0.0
+        if first and batch.not_before is not None:
+            return batch.not_before
+        with self.engine.begin() as conn:
+            return throttle.reserve(conn, self.settings, len(batch.rows))
+
+    def _wait_for_reset(self, key: str, result: BatchResult) -> None:
+        reset_at = result.retry_at or time.time() + 1.0
+        throttle.slow_down(self.engine, self.settings, reset_at)
+        delay = max(0.0, reset_at - time.time()) + random.uniform(0, 0.1)  # jitter: not every worker at once
+        self._extend(key, delay)
+        time.sleep(delay)
+
+    def _backoff(self, attempts: int) -> float:
+        """Exponential, with jitter: half the delay fixed, half random."""
+        ceiling = min(self.settings.send_retry_max_seconds, self.settings.send_retry_base_seconds * 2 ** (attempts - 1))
+        return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+    def _extend(self, key: str, wait: float) -> None:
+        until = datetime.now(UTC) + timedelta(seconds=wait + self.settings.send_lease_seconds)
+        with self.engine.begin() as conn:
+            ledger.extend(conn, key, until)
+
+    # -- rendering
+
+    def message(self, period: str, batch: ledger.Claim) -> BatchMessage:
+        """The batch's request: its variant's body (rendered once per worker) and each recipient's values."""
+        body = self._body(batch.issue_id, period, batch.variant)
+        recipients = []
+        for row in batch.rows:
+            person = {"subscriber_id": row.subscriber_id, "email": row.email, "name": row.name}
+            values = render.recipient_values(self.settings, person)
+            recipients.append(Recipient(row.id, row.email, row.name, values, values["-unsubscribe_url-"]))
+        return BatchMessage(issue=period, batch_key=batch.key, body=body, recipients=recipients)
+
+    def _body(self, issue_id: int, period: str, variant: str) -> render.Rendered:
+        key = (issue_id, variant)
+        if key not in self._bodies:
+            self._bodies[key] = render.render_variant(self._content(issue_id, period), variant, self.settings)
+        return self._bodies[key]
+
+    def _content(self, issue_id: int, period: str):
+        if issue_id not in self._contents:
+            from curator.sources import load_sources
+
+            topics = [(t.name, t.title) for t in load_sources(self.settings.feeds).topics]
+            with self.engine.connect() as conn:
+                self._contents[issue_id] = editorial.issue_content(conn, period, topics)
+        return self._contents[issue_id]

@@ -1,0 +1,174 @@
+"""SendGrid's Event Webhook: verify the signature, keep each event once, apply what it says.
+
+Every event carries the custom_args of its message: `issue`, `batch` (the ledger's batch
+key) and `delivery`. An event naming a batch proves SendGrid accepted that batch's request,
+which is how a batch left uncertain (no answer, or its worker died) is reconciled.
+Bounces, spam reports, unsubscribes and drops for the address suppress it for good.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from curator.config import Settings
+from curator.deliver import ledger
+from curator.errors import ConfigError, CuratorError
+from curator.store.schema import events, issues, now
+from curator.subscribers import suppress
+
+SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
+TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
+# What each suppressing event means for the address (see `_suppression` for drops and bounces).
+SUPPRESSING = {"spamreport": "complained", "unsubscribe": "unsubscribed", "group_unsubscribe": "unsubscribed"}
+COUNTED = {  # per-issue deliverability: our name -> SendGrid's event names
+    "delivered": ("delivered",),
+    "bounced": ("bounce",),
+    "dropped": ("dropped",),
+    "opened": ("open",),
+    "clicked": ("click",),
+    "complained": ("spamreport",),
+    "unsubscribed": ("unsubscribe", "group_unsubscribe"),
+}
+
+
+class BadEvents(CuratorError):
+    """A webhook post that is not a JSON list of event objects."""
+
+
+@dataclass
+class Applied:
+    received: int = 0
+    new: int = 0
+    duplicates: int = 0
+    suppressed: int = 0
+    confirmed_rows: int = 0
+
+
+@lru_cache(maxsize=4)
+def _verifier(public_key: str):
+    from sendgrid.helpers.eventwebhook import EventWebhook
+
+    try:
+        return EventWebhook(public_key)
+    except ValueError as exc:
+        raise ConfigError(
+            f"CURATOR_SENDGRID_WEBHOOK_PUBLIC_KEY is not a public key ({exc}): paste the verification key "
+            "from SendGrid's Mail Settings > Event Webhook, base64 without the BEGIN/END lines"
+        ) from None
+
+
+def verify(settings: Settings, payload: bytes, signature: str | None, timestamp: str | None) -> bool:
+    """Whether the post is signed by SendGrid's key; True when no key is configured."""
+    if not settings.sendgrid_webhook_public_key:
+        return True
+    if not signature or not timestamp:
+        return False
+    try:
+        return bool(_verifier(settings.sendgrid_webhook_public_key).verify_signature(
+            payload.decode("utf-8"), signature, timestamp
+        ))  # fmt: skip
+    except (ValueError, UnicodeDecodeError):  # bad base64, bad DER in the signature
+        return False
+
+
+def parse(payload: bytes) -> list[dict[str, Any]]:
+    """The events of one post, or BadEvents saying what is wrong with it."""
+    try:
+        data = json.loads(payload)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadEvents(f"the event webhook body is not JSON: {exc}") from None
+    if not isinstance(data, list) or not all(isinstance(e, dict) for e in data):
+        raise BadEvents("the event webhook body must be a JSON list of event objects, as SendGrid posts")
+    return data
+
+
+def apply(conn: Connection, batch: list[dict[str, Any]]) -> Applied:
+    """Store each event once (by sg_event_id) and act on the new ones."""
+    result = Applied(received=len(batch))
+    issue_ids: dict[str, int | None] = {}
+    confirmed: set[str] = set()
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    for event in batch:
+        kind = str(event.get("event") or "")
+        email = str(event.get("email") or "").strip().lower()
+        period = event.get("issue") if isinstance(event.get("issue"), str) else None
+        if period is not None and period not in issue_ids:
+            issue_ids[period] = conn.execute(select(issues.c.id).where(issues.c.period == period)).scalar()
+        key = event.get("batch") if isinstance(event.get("batch"), str) else None
+        row = {
+            "sg_event_id": _event_id(event), "event": kind[:50], "email": email[:320],
+            "issue_id": issue_ids.get(period) if period else None, "batch_key": key[:64] if key else None,
+            "occurred_at": _when(event.get("timestamp")), "received_at": now(), "payload": event,
+        }  # fmt: skip
+        inserted = conn.execute(
+            dialect.insert(events).values(row).on_conflict_do_nothing(index_elements=["sg_event_id"])
+            .returning(events.c.id)
+        ).first()  # fmt: skip
+        if inserted is None:
+            result.duplicates += 1
+            continue
+        result.new += 1
+        if key and key not in confirmed:
+            confirmed.add(key)
+            result.confirmed_rows += ledger.confirm_batch(conn, key)
+        reason = _suppression(kind, event)
+        if reason and email and suppress(conn, email, reason, f"SendGrid {kind}: {_detail(event)}"[:500]):
+            result.suppressed += 1
+    return result
+
+
+def _suppression(kind: str, event: dict[str, Any]) -> str | None:
+    if kind in SUPPRESSING:
+        return SUPPRESSING[kind]
+    if kind == "bounce":
+        # "blocked" is a temporary refusal by the receiving server, not a dead address.
+        return None if str(event.get("type") or "").lower() == "blocked" else "bounced"
+    if kind == "dropped":
+        reason = str(event.get("reason") or "").lower()
+        if "unsubscribe" in reason:
+            return "unsubscribed"
+        if "spam report" in reason:
+            return "complained"
+        if "bounce" in reason or "invalid" in reason:
+            return "bounced"
+        return None  # dropped for the message (e.g. spam content), not for the address
+    return None
+
+
+def _detail(event: dict[str, Any]) -> str:
+    return str(event.get("reason") or event.get("response") or event.get("type") or "").strip() or "no detail"
+
+
+def _event_id(event: dict[str, Any]) -> str:
+    """SendGrid's sg_event_id; for an event without one, a digest of the event, so a replay is a duplicate."""
+    given = event.get("sg_event_id")
+    if isinstance(given, str) and given:
+        return given[:200]
+    return "sha256:" + hashlib.sha256(json.dumps(event, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _when(stamp: Any) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(float(stamp), UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
+
+
+def issue_counts(conn: Connection, issue_id: int) -> dict[str, int]:
+    """Deliverability of an issue: distinct addresses per kind of event."""
+    found = dict(
+        conn.execute(
+            select(events.c.event, func.count(func.distinct(events.c.email)))
+            .where(events.c.issue_id == issue_id)
+            .group_by(events.c.event)
+        ).all()
+    )
+    return {name: sum(int(found.get(kind, 0)) for kind in kinds) for name, kinds in COUNTED.items()}

@@ -1,0 +1,42 @@
+"""POST /webhooks/sendgrid: SendGrid's Event Webhook, signed with the account's ECDSA key."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import JSONResponse
+
+from curator import events
+
+log = logging.getLogger("curator.web.webhook")
+router = APIRouter()
+
+
+@router.post("/webhooks/sendgrid")
+async def sendgrid_events(request: Request) -> JSONResponse:
+    """Verify, parse, store and apply one post of events; SendGrid retries anything but a 2xx."""
+    settings = request.app.state.settings
+    payload = await request.body()
+    signature = request.headers.get(events.SIGNATURE_HEADER)
+    timestamp = request.headers.get(events.TIMESTAMP_HEADER)
+    if not events.verify(settings, payload, signature, timestamp):
+        log.warning("refused an event webhook post: %s", "bad signature" if signature else "unsigned")
+        return JSONResponse(
+            {"error": "the event webhook signature is missing or does not match CURATOR_SENDGRID_WEBHOOK_PUBLIC_KEY"},
+            status_code=401,
+        )
+    try:
+        batch = events.parse(payload)
+    except events.BadEvents as exc:
+        return JSONResponse({"error": str(exc)}, status_code=400)
+    applied = await run_in_threadpool(_apply, request.app.state.engine, batch)
+    return JSONResponse(
+        {"received": applied.received, "new": applied.new, "duplicates": applied.duplicates}, status_code=200
+    )
+
+
+def _apply(engine, batch) -> events.Applied:
+    with engine.begin() as conn:
+        return events.apply(conn, batch)

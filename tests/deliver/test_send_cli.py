@@ -1,0 +1,145 @@
+"""`curator send`, `worker`, `status`, `pause`, `resume`, `cancel`, `retry` from the command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from sqlalchemy import func, select, update
+from typer.testing import CliRunner
+
+from curator import deliver
+from curator.errors import ConfigError, CuratorError
+from curator.store.schema import deliveries, issues
+from tests.conftest import REPO
+from tests.deliver.helpers import PERIOD, add_audience
+
+
+@pytest.fixture
+def env(settings):
+    return {
+        "CURATOR_DATABASE_URL": settings.database_url, "CURATOR_SECRET_KEY": settings.secret_key,
+        "CURATOR_OUTBOX_DIR": str(settings.outbox_dir), "CURATOR_BASE_URL": settings.base_url,
+        "CURATOR_FEEDS": str(settings.feeds),
+    }  # fmt: skip
+
+
+@pytest.fixture
+def cli(env):
+    from curator.cli import app as cli_app
+    from curator.cli._app import state
+
+    runner = CliRunner()
+
+    def run(*args: str, extra: dict | None = None):
+        try:
+            return runner.invoke(cli_app, list(args), env={**env, **(extra or {})})
+        finally:
+            if state._engine is not None:
+                state._engine.dispose()
+
+    return run
+
+
+def _rows(engine):
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(deliveries)).scalar_one()
+
+
+def test_send_sends_everyone_once_and_status_reports_it(cli, engine, issue, settings):
+    add_audience(engine, 12, variants=3)
+    result = cli("send", PERIOD, "--yes")
+    assert result.exit_code == 0, result.output
+    assert "Froze the audience of 2026-05: 12 recipients" in result.output
+    assert "2026-05 is sent: 12 sent, 0 failed" in result.output
+    assert len(list(settings.outbox_dir.glob("*.eml"))) == 12
+    status = cli("status", PERIOD, "--json")
+    data = json.loads(status.stdout.strip().splitlines()[-1])
+    assert data["status"] == "sent" and data["counts"]["sent"] == 12 and data["total"] == 12
+    assert set(data["deliverability"]) >= {"delivered", "bounced", "opened", "clicked", "complained", "unsubscribed"}
+    table = cli("status", PERIOD)
+    assert "recipients/s" in table.output and "time left" in table.output
+    again = cli("send", PERIOD, "--yes")
+    assert isinstance(again.exception, CuratorError) and "sent at most once" in str(again.exception)
+    assert len(list(settings.outbox_dir.glob("*.eml"))) == 12
+
+
+def test_an_unapproved_issue_is_refused_naming_the_approve_command(cli, engine, issue):
+    with engine.begin() as conn:
+        conn.execute(update(issues).values(status="in_review"))
+    result = cli("send", PERIOD, "--yes")
+    assert isinstance(result.exception, CuratorError)
+    assert "curator approve 2026-05" in str(result.exception)
+    assert _rows(engine) == 0
+
+
+def test_dry_run_renders_every_variant_and_sends_nothing(cli, engine, issue, settings):
+    add_audience(engine, 9, variants=3)
+    result = cli("send", PERIOD, "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "9 recipients in 3 variants" in result.output and "Growth resources for May 2026" in result.output
+    assert _rows(engine) == 0 and not settings.outbox_dir.exists()
+    with engine.connect() as conn:
+        assert conn.execute(select(issues.c.status)).scalar() == "approved"
+
+
+def test_to_sends_one_test_copy_without_a_ledger(cli, engine, issue, settings):
+    result = cli("send", PERIOD, "--to", "ed@example.com", "--topics", "leadership,career")
+    assert result.exit_code == 0, result.output
+    [path] = settings.outbox_dir.glob("*.eml")
+    assert "Subject: [TEST] Growth resources" in path.read_text()
+    assert _rows(engine) == 0
+    unknown = cli("send", PERIOD, "--to", "ed@example.com", "--topics", "knitting")
+    assert isinstance(unknown.exception, ConfigError) and "knitting" in str(unknown.exception)
+
+
+def test_more_than_one_worker_on_sqlite_is_refused(cli, engine, issue, settings):
+    if not settings.is_sqlite:
+        pytest.skip("SQLite only")
+    result = cli("send", PERIOD, "--yes", "--workers", "3")
+    assert isinstance(result.exception, ConfigError) and "PostgreSQL" in str(result.exception)
+
+
+def test_pause_resume_cancel_and_retry(cli, engine, issue):
+    add_audience(engine, 5, variants=1)
+    deliver.start(engine, PERIOD, "ops")  # the send started elsewhere: frozen, not yet claimed
+    assert cli("pause", PERIOD).exit_code == 0
+    assert cli("worker", "--once", "--period", PERIOD).exit_code == 0  # paused: nothing claimed
+    assert _rows_in(engine, "pending") == 5
+    assert cli("resume", PERIOD).exit_code == 0
+    assert cli("cancel", PERIOD, "--yes").exit_code == 0
+    assert _rows_in(engine, "cancelled") == 5
+    refused = cli("retry", PERIOD)
+    assert "cancelled" in str(refused.exception)
+
+
+def test_worker_sends_and_retry_queues_failures(cli, engine, issue):
+    add_audience(engine, 4, variants=1)
+    deliver.start(engine, PERIOD, "ops")
+    result = cli("worker")
+    assert result.exit_code == 0 and "4 sent" in result.output and "finished 2026-05" in result.output
+    with engine.begin() as conn:
+        conn.execute(update(deliveries).values(state="failed", error="SendGrid answered 400: x"))
+    result = cli("retry", PERIOD)
+    assert result.exit_code == 0 and "Queued 4 failed recipients" in result.output
+    assert "4 sent" in cli("worker", "--period", PERIOD).output
+
+
+def test_a_refused_key_exits_2_with_the_message(env, engine, issue, sg):
+    add_audience(engine, 2, variants=1)
+    extra = {"CURATOR_DELIVERY": "sendgrid", "CURATOR_SENDGRID_API_KEY": "SG.wrong", "CURATOR_SENDGRID_HOST": sg.url}
+    done = subprocess.run(
+        [sys.executable, "-m", "curator", "send", PERIOD, "--yes"], env={**os.environ, **env, **extra},
+        capture_output=True, text=True, cwd=REPO, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "SendGrid refused the API key (401): check CURATOR_SENDGRID_API_KEY" in " ".join(done.stderr.split())
+    assert _rows_in(engine, "pending") == 2
+
+
+def _rows_in(engine, state):
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).where(deliveries.c.state == state)).scalar_one()
