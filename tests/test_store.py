@@ -69,3 +69,13 @@ def test_times_come_back_aware_utc(engine):
         conn.execute(insert(schema.issues), {"period": "2026-12", "created_at": stamp})
         got = conn.execute(select(schema.issues.c.created_at)).scalar_one()
     assert got == stamp.replace(microsecond=got.microsecond) and got.utcoffset().total_seconds() == 0
+
+
+def test_the_migrations_build_exactly_the_declared_schema(engine):
+    """schema.py and the migrations never drift: a change to one needs a revision in the other."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), schema.metadata)
+    assert diff == []
