@@ -58,6 +58,17 @@ def send(
     if dry_run:
         _dry_run(settings, period)
         return
+    if settings.delivery == "sandbox":
+        raise ConfigError(
+            "CURATOR_DELIVERY=sandbox makes SendGrid validate without delivering, so a real send would use up "
+            f"the issue and reach nobody: run `curator send {period} --dry-run` (SendGrid checks one request per "
+            "variant) or `--to ADDRESS`, then set CURATOR_DELIVERY=sendgrid to send"
+        )
+    if settings.delivery == "sendgrid" and not settings.base_url.startswith("https://"):
+        raise ConfigError(
+            f"CURATOR_BASE_URL is {settings.base_url}: the unsubscribe links of a real send must be https "
+            "(RFC 8058, and Gmail and Yahoo require it); set it to the web app's public https address"
+        )
     if workers > 1 and settings.is_sqlite:
         raise ConfigError(
             f"--workers {workers} needs PostgreSQL: SQLite has one writer, so more workers would only wait. "
@@ -99,21 +110,28 @@ def _dry_run(settings: Settings, period: str) -> None:
     console.print(table)
     console.print(f"{report.total} recipients in {len(report.variants)} variants; "
                   f"{-(-report.total // settings.send_batch_size) if report.total else 0}+ requests. Nothing was sent.")
+    for warning in report.warnings:
+        console.print(f"[yellow]warning:[/] {warning}")
+    if report.status in ("draft", "in_review"):
+        console.print(f"Issue {period} is {report.status.replace('_', ' ')}: checked with its suggested picks; "
+                      f"approve it before sending (`curator approve {period}`).")
     if report.problems:
         raise CuratorError("the dry run found problems:\n- " + "\n- ".join(report.problems))
     console.print("No problems found.")
 
 
 def _confirmed(engine, period: str, yes: bool, settings: Settings) -> bool:
-    """In a terminal, show who would get it and ask; scripts (no terminal) and --yes go ahead."""
+    """Show who would get it and ask; --yes skips the question, and without a terminal it is required."""
     with engine.connect() as conn:
         issue = editorial.get_issue(conn, period)
     deliver.refuse_unapproved(issue)
-    if yes or not sys.stdin.isatty():
+    if yes:
         return True
-    if settings.delivery == "sandbox":
-        console.print("[bold yellow]sandbox:[/] SendGrid checks every request and delivers nothing, "
-                      "yet the ledger marks the rows sent and the issue becomes sent.")
+    if not sys.stdin.isatty():
+        raise CuratorError(
+            f"`curator send {period}` asks before sending and there is no terminal to ask in: "
+            "add --yes to send from a script"
+        )
     if issue["status"] == "approved":
         size = deliver.audience_size(engine)
         console.print(f"Issue {period} ({issue['subject']!r}) goes to [bold]{size}[/] active subscribers "
@@ -287,7 +305,9 @@ def cancel(
 ) -> None:
     """Cancel an issue: nobody not yet sent it gets it (batches in flight finish)."""
     period = editorial.parse_period(period)
-    if not yes and sys.stdin.isatty() and not typer.confirm(f"Cancel {period} for good?", default=False):
+    if not yes and not sys.stdin.isatty():
+        raise CuratorError(f"`curator cancel {period}` asks first and there is no terminal: add --yes")
+    if not yes and not typer.confirm(f"Cancel {period} for good?", default=False):
         raise typer.Exit(1)
     count = deliver.cancel(state.engine("cancel"), period, _actor())
     console.print(f"Cancelled {period}; {count} recipients will not get it.")

@@ -160,6 +160,7 @@ class DryRun:
     total: int
     variants: list[tuple[str, int, str]] = field(default_factory=list)  # (variant, recipients, sample subject)
     problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def dry_run(settings: Settings, engine: Engine, period: str) -> DryRun:
@@ -170,9 +171,12 @@ def dry_run(settings: Settings, engine: Engine, period: str) -> DryRun:
 
     with engine.connect() as conn:
         issue = editorial.get_issue(conn, period)
-        refuse_unapproved(issue)
+        if issue["status"] not in ("draft", "in_review"):
+            refuse_unapproved(issue)
         topics = [(t.name, t.title) for t in load_sources(settings.feeds).topics]
-        content = editorial.issue_content(conn, period, topics)
+        # Before approval, check what it would be with the suggested picks too.
+        unapproved = issue["status"] in ("draft", "in_review")
+        content = editorial.issue_content(conn, period, topics, include_suggested=unapproved)
         audience = audience_select().subquery()
         groups = conn.execute(
             select(audience.c.variant, func.count(), func.min(audience.c.subscriber_id))
@@ -187,9 +191,9 @@ def dry_run(settings: Settings, engine: Engine, period: str) -> DryRun:
     if not content.sections:
         report.problems.append(f"issue {period} has no approved picks: the email would be empty")
     if not settings.base_url.startswith("https://"):
-        report.problems.append(
-            f"CURATOR_BASE_URL is {settings.base_url}: List-Unsubscribe needs an https URL (RFC 8058)"
-        )
+        note = f"CURATOR_BASE_URL is {settings.base_url}: List-Unsubscribe needs an https URL (RFC 8058)"
+        # Only a real send is refused for it; the outbox is for development.
+        (report.problems if settings.delivery != "outbox" else report.warnings).append(note)
     for variant, count, first_id in groups:
         body = render.render_variant(content, variant, settings)
         person = samples[first_id]

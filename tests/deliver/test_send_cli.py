@@ -143,3 +143,45 @@ def test_a_refused_key_exits_2_with_the_message(env, engine, issue, sg):
 def _rows_in(engine, state):
     with engine.connect() as conn:
         return conn.execute(select(func.count()).where(deliveries.c.state == state)).scalar_one()
+
+
+def test_send_without_a_terminal_needs_yes(cli, engine, issue):
+    add_audience(engine, 3)
+    result = cli("send", PERIOD)
+    assert isinstance(result.exception, CuratorError)
+    assert "add --yes to send from a script" in str(result.exception)
+    assert _rows(engine) == 0
+
+
+def test_cancel_without_a_terminal_needs_yes(cli, engine, issue):
+    result = cli("cancel", PERIOD)
+    assert isinstance(result.exception, CuratorError) and "add --yes" in str(result.exception)
+    with engine.connect() as conn:
+        assert conn.execute(select(issues.c.status)).scalar_one() == "approved"
+
+
+def test_a_real_send_in_sandbox_mode_is_refused_before_anything_is_frozen(cli, engine, issue):
+    add_audience(engine, 3)
+    result = cli("send", PERIOD, "--yes", extra={"CURATOR_DELIVERY": "sandbox", "CURATOR_SENDGRID_API_KEY": "SG.x"})
+    assert isinstance(result.exception, ConfigError)
+    assert "--dry-run" in str(result.exception) and "CURATOR_DELIVERY=sendgrid" in str(result.exception)
+    assert _rows(engine) == 0
+
+
+def test_a_real_sendgrid_send_needs_an_https_base_url(cli, engine, issue):
+    add_audience(engine, 3)
+    extra = {"CURATOR_DELIVERY": "sendgrid", "CURATOR_SENDGRID_API_KEY": "SG.x", "CURATOR_BASE_URL": "http://x.org"}
+    result = cli("send", PERIOD, "--yes", extra=extra)
+    assert isinstance(result.exception, ConfigError) and "must be https" in str(result.exception)
+    assert _rows(engine) == 0
+
+
+def test_the_dry_run_checks_an_issue_before_approval_and_only_warns_about_http_for_the_outbox(cli, engine, issue):
+    add_audience(engine, 3)
+    with engine.begin() as conn:
+        conn.execute(update(issues).values(status="in_review"))
+    result = cli("send", PERIOD, "--dry-run", extra={"CURATOR_BASE_URL": "http://localhost:8000"})
+    assert result.exit_code == 0, result.output
+    assert "warning:" in result.output and "https" in result.output
+    assert "approve it before sending" in result.output
+    assert _rows(engine) == 0
