@@ -245,7 +245,7 @@ def move_pick(conn: Connection, pick_id: int, direction: str, actor: str) -> boo
 
 
 def set_blurb(conn: Connection, pick_id: int, blurb: str, actor: str) -> dict:
-    """The editor's words on a pick, shown above its summary."""
+    """The editor's words on a pick, shown instead of the feed's summary in emails, previews and the archive."""
     blurb = blurb.strip()
     if len(blurb) > 2000:
         raise CuratorError(f"the blurb of pick #{pick_id} has {len(blurb)} characters; keep it under 2,000")
@@ -264,12 +264,14 @@ def edit_issue(conn: Connection, period: str, actor: str, *, subject: str, prehe
     for name, value, limit in (("subject", subject, 300), ("preheader", preheader, 300), ("intro", intro, 10_000)):
         if len(value) > limit:
             raise CuratorError(f"issue {period}: the {name} has {len(value)} characters; the limit is {limit}")
-    editable_issue(conn, period)
-    conn.execute(
-        update(issues).where(issues.c.period == period)
-        .values(subject=subject, preheader=preheader, intro=intro, updated_at=now())
-    )
-    audit(conn, actor, "issue.edit", period, f"subject: {subject}")
+    issue = editable_issue(conn, period)
+    values = {"subject": subject, "preheader": preheader, "intro": intro}
+    changed = {name: value for name, value in values.items() if value != issue[name]}
+    if not changed:
+        return issue
+    conn.execute(update(issues).where(issues.c.period == period).values(**changed, updated_at=now()))
+    # Only what changed: an entry saying "subject: ..." when the intro changed would mislead.
+    audit(conn, actor, "issue.edit", period, "; ".join(f"{name}: {value[:200]}" for name, value in changed.items()))
     return get_issue(conn, period)
 
 
@@ -336,11 +338,27 @@ def approval_warnings(conn: Connection, period: str, topics: list[tuple[str, str
 def approve_issue(conn: Connection, period: str, actor: str, topics: list[tuple[str, str]]) -> list[str]:
     """Approve the issue for sending; returns the warnings (topics without approved picks)."""
     issue = editable_issue(conn, period)
-    if not any(p["decision"] == "approved" for p in list_picks(conn, period)):
-        raise CuratorError(
-            f"issue {period} has no approved picks: approve some first (`curator approve {period} --all` "
-            "approves the suggested picks within each topic's quota)"
-        )
+    rows = list_picks(conn, period)
+    if not any(p["decision"] == "approved" for p in rows):
+        raise CuratorError(_nothing_approved(period, [p["decision"] for p in rows]))
     warnings = approval_warnings(conn, period, topics)
     transition(conn, issue["period"], "approved", actor, reason="; ".join(warnings))
     return warnings
+
+
+def _nothing_approved(period: str, decisions: list[str]) -> str:
+    """Why an issue cannot be approved yet, and the step that helps (never the one just taken)."""
+    if not decisions:
+        return (
+            f"issue {period} has no picks at all, so there is nothing to approve: build its draft first "
+            f"(`curator draft {period}`); if that adds no candidates, run `curator ingest` to fetch new items"
+        )
+    if "suggested" not in decisions:
+        return (
+            f"issue {period} has no approved picks, only rejected ones: approve some (`curator pick approve ID`; "
+            f"`curator picks {period}` lists them) or add candidates (`curator draft {period}`)"
+        )
+    return (
+        f"issue {period} has no approved picks: approve some first (`curator approve {period} --all` "
+        "approves the suggested picks within each topic's quota)"
+    )

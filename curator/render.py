@@ -101,7 +101,16 @@ def environment(folder: Path | None = None) -> Environment:
         keep_trailing_newline=True,
     )
     env.filters.update(link=_link, wrap=_wrap, paragraphs=_paragraphs, shorten=_shorten)
+    env.globals["sender_line"] = sender_line
     return env
+
+
+def sender_line(settings: Settings) -> str:
+    """The footer's sender: the name once, then the postal address (which often starts with the name)."""
+    name, address = settings.from_name.strip(), settings.postal_address.strip()
+    if not name or re.match(re.escape(name) + r"(?!\w)", address, re.IGNORECASE):
+        return address
+    return f"{name} · {address}"
 
 
 def _inline(document: str) -> str:
@@ -232,4 +241,19 @@ def render_confirmation(settings: Settings, subscriber: Mapping) -> Rendered:
         subject=f"Confirm your subscription to {settings.from_name}",
         html=_inline(env.get_template("confirm.html").render(context)),
         text=env.get_template("confirm.txt").render(context),
+    )
+
+
+def render_unsubscribe_link(settings: Settings, subscriber: Mapping) -> Rendered:
+    """A fresh unsubscribe link, for someone whose link broke; it opens the page with the button."""
+    env = environment()
+    context = {
+        "unsubscribe_url": _Literal(unsubscribe_url(settings, subscriber)),
+        "name": " ".join(str(subscriber.get("name") or "").split()),
+        "settings": settings,
+    }
+    return Rendered(
+        subject=f"Your link to unsubscribe from {settings.from_name}",
+        html=_inline(env.get_template("unsubscribe_link.html").render(context)),
+        text=env.get_template("unsubscribe_link.txt").render(context),
     )

@@ -67,6 +67,7 @@ def test_list_unsubscribe_is_written_literally(demo_dir):
     """Mail clients read List-Unsubscribe as written: no RFC 2047 encoded words."""
     folder, _ = demo_dir
     for path in (folder / "outbox").glob("*.eml"):
+        assert path.read_bytes().count(b"MIME-Version:") == 1
         raw = path.read_bytes().split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
         assert b"List-Unsubscribe: <https://news.example.org/unsubscribe/" in raw
         assert b"=?utf-8?" not in raw.split(b"List-Unsubscribe:", 1)[1].split(b"List-Unsubscribe-Post", 1)[0]

@@ -212,6 +212,34 @@ def test_approve_all_takes_the_first_quota_of_each_topic_rejected_aside(engine, 
     assert all(decisions[p["id"]] == "suggested" for p in drafted if p["topic"] == "learning")
 
 
+def test_the_audit_log_names_only_the_fields_an_edit_changed(engine):
+    force_status(engine, "draft")
+    subject = editorial.default_subject(PERIOD)  # what ensure_issue gave it
+    before = len(audit_rows(engine))
+
+    def edit(**fields):
+        values = {"subject": subject, "preheader": "", "intro": ""} | fields
+        with engine.begin() as conn:
+            editorial.edit_issue(conn, PERIOD, "ed", **values)
+        return [row[3] for row in audit_rows(engine)[before:] if row[1] == "issue.edit"]
+
+    assert edit(preheader="Five reads") == ["preheader: Five reads"]
+    assert edit(preheader="Five reads", intro="Hello.\n\nWelcome.")[-1] == "intro: Hello.\n\nWelcome."
+    assert len(edit(preheader="Five reads", intro="Hello.\n\nWelcome.")) == 2  # nothing changed: no entry
+    assert edit(subject="December picks", preheader="Five reads", intro="Hello.\n\nWelcome.")[-1] == (
+        "subject: December picks")
+    assert edit(subject="December", preheader="", intro="Hello.\n\nWelcome.")[-1] == "subject: December; preheader: "
+
+
+def test_approving_with_nothing_approved_points_to_the_step_that_helps(engine, drafted):
+    with engine.begin() as conn:
+        for pick in drafted:
+            editorial.decide_pick(conn, pick["id"], "rejected", "ed")
+    with engine.begin() as conn, pytest.raises(CuratorError, match="only rejected ones") as refused:
+        editorial.approve_issue(conn, PERIOD, "ed", TOPICS)
+    assert "curator pick approve ID" in str(refused.value) and "--all" not in str(refused.value)
+
+
 def test_blurbs_and_subjects_are_checked(engine, drafted):
     with engine.begin() as conn:
         with pytest.raises(CuratorError, match="the subject cannot be empty"):
@@ -287,6 +315,18 @@ def test_cli_approve_warns_about_topics_without_picks(cli, engine):
     result = cli("approve", PERIOD)
     assert result.exit_code == 0, result.output
     assert "warning: Learning (learning) has no approved picks" in " ".join(result.output.split())
+
+
+def test_cli_approve_all_on_an_issue_without_picks_says_to_draft_or_ingest(cli, engine):
+    with engine.begin() as conn:
+        editorial.ensure_issue(conn, PERIOD, "test")
+    result = cli("approve", PERIOD, "--all")
+    message = str(result.exception)
+    assert isinstance(result.exception, CuratorError) and "has no picks at all" in message
+    assert f"`curator draft {PERIOD}`" in message and "`curator ingest`" in message
+    assert "--all" not in message  # never the command that was just run
+    with engine.connect() as conn:
+        assert editorial.get_issue(conn, PERIOD)["status"] == "draft"
 
 
 def test_cli_refuses_bad_periods_and_missing_issues(cli):

@@ -151,6 +151,29 @@ def test_the_archive_page_has_no_personal_values(conf, content):
     assert positions == sorted(positions)
 
 
+def test_the_footer_names_the_sender_once(conf, content):
+    default = Settings(secret_key="render-secret-key-0123456789")  # postal address "Curator, 1 Example ..."
+    emails = {
+        "issue": lambda settings: render.render_for(content, SUB, settings),
+        "confirmation": lambda settings: render.render_confirmation(settings, SUB),
+        "unsubscribe link": lambda settings: render.render_unsubscribe_link(settings, SUB),
+    }
+    for name, make in emails.items():
+        for settings, line in ((default, default.postal_address),
+                               (conf, f"Growth Notes · {conf.postal_address}")):
+            message = make(settings)
+            for part in (message.text, re.sub(r"<[^>]+>", "", message.html)):
+                assert part.count(line) == 1, (name, settings.from_name)
+                assert f"{settings.from_name} · {settings.from_name}" not in part, name
+
+
+def test_the_fresh_unsubscribe_link_email(conf):
+    message = render.render_unsubscribe_link(conf, SUB)
+    url = render.unsubscribe_url(conf, SUB)
+    assert message.subject == "Your link to unsubscribe from Growth Notes"
+    assert url in message.text and f'href="{url}"' in message.html and "Hi Ann," in message.text
+
+
 def test_the_confirmation_email_links_and_expires(conf):
     mail = render.render_confirmation(conf, {"id": 5, "email": "ann@example.com", "name": "Ann"})
     link = next(line for line in mail.text.splitlines() if line.startswith("https://"))

@@ -128,3 +128,22 @@ def test_cli_users_add_and_list(settings):
     assert "never" in run("list").output
     short = run("add", "x@example.org", "--role", "ops", "--password-stdin", input="short\n")
     assert "too short" in str(short.exception)
+
+
+def test_cli_users_add_refuses_an_unknown_role_before_asking_for_the_password(settings, engine):
+    from typing import get_args
+
+    from curator.cli import app as cli_app
+    from curator.cli.users import Role
+    from curator.store.schema import ROLES
+
+    assert get_args(Role) == ROLES  # the CLI's choices are the database's roles
+    result = CliRunner().invoke(
+        cli_app, ["--database-url", settings.database_url, "users", "add", "x@example.org", "--role", "superuser"],
+        input=f"{PASSWORD}\n{PASSWORD}\n",
+    )
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for '--role'" in result.output and "'superuser' is not one of" in result.output
+    assert "Password" not in result.output
+    with engine.connect() as conn:
+        assert users.list_users(conn) == []

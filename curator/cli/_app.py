@@ -20,7 +20,7 @@ app = typer.Typer(
     help="Curator: a monthly newsletter of growth resources, from feeds to inboxes.",
     no_args_is_help=True,
     add_completion=False,
-    rich_markup_mode="rich",
+    rich_markup_mode=None,  # plain help: the rich mode tags every flag with its type
     pretty_exceptions_enable=False,
 )
 # Piped output is read by people too (logs, `| less`): give tables room instead of Rich's 80 columns.

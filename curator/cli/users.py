@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import sys
+from typing import Literal
 
 import typer
 from rich.table import Table
 
 from curator import users as users_stage
 from curator.cli._app import app, console, print_json, state
-from curator.store.schema import ROLES
 
 users_app = typer.Typer(help="Accounts for the desk and the ops console.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
+# curator.store.schema.ROLES as a type: Typer checks the choice before anything is asked (tests hold them equal).
+Role = Literal["editor", "ops", "admin"]
 
 
 @users_app.command("add")
 def add(
     email: str = typer.Argument(..., help="The person's email address; they sign in with it."),
-    role: str = typer.Option(..., "--role", help=f"One of {', '.join(ROLES)}: editors curate, ops send, admins both."),
+    role: Role = typer.Option(..., "--role", help="Editors curate, ops send, admins both."),
     password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from standard input."),
 ) -> None:
     """Create an account; the password is asked for (or read from stdin) and stored as an argon2 hash."""

@@ -99,6 +99,8 @@ class OutboxBackend:
             msg[name] = value
         msg.set_content(text)
         msg.add_alternative(html, subtype="html")
+        for part in msg.iter_parts():  # the parts inherit it from the top; once is right
+            del part["MIME-Version"]
         return msg.as_bytes()
 
 

@@ -16,6 +16,7 @@ from curator.subscribers._lifecycle import (
     audience,
     audience_select,
     confirm,
+    confirmable,
     find,
     from_token,
     get,
@@ -30,11 +31,18 @@ from curator.subscribers._lifecycle import (
     update_preferences,
 )
 from curator.subscribers._privacy import export_data, forget
+from curator.subscribers._relink import (
+    RESEND_AFTER,
+    record_unsubscribe_link,
+    send_unsubscribe_link,
+    unsubscribe_link_due,
+)
 
 __all__ = [
-    "CSV_TOPIC_SEP", "PERMANENT_REASONS", "SUPPRESSION_RANK", "TRANSITIONS", "ImportReport", "Mailer", "Rejected",
-    "add", "ascii_address", "audience", "audience_select", "clean_name", "clean_topics", "confirm", "export_csv",
-    "export_data", "find", "forget", "from_token", "get", "import_csv", "is_suppressed", "list_subscribers",
-    "lookup", "normalize_email", "read_csv", "send_confirmation", "split_topics", "subscribe", "suppress",
-    "suppression", "unsubscribe", "update_preferences",
+    "CSV_TOPIC_SEP", "PERMANENT_REASONS", "RESEND_AFTER", "SUPPRESSION_RANK", "TRANSITIONS", "ImportReport", "Mailer",
+    "Rejected", "add", "ascii_address", "audience", "audience_select", "clean_name", "clean_topics", "confirm",
+    "confirmable", "export_csv", "export_data", "find", "forget", "from_token", "get", "import_csv", "is_suppressed",
+    "list_subscribers", "lookup", "normalize_email", "read_csv", "record_unsubscribe_link", "send_confirmation",
+    "send_unsubscribe_link", "split_topics", "subscribe", "suppress", "suppression", "unsubscribe",
+    "unsubscribe_link_due", "update_preferences",
 ]

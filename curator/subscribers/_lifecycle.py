@@ -215,8 +215,8 @@ def from_token(conn: Connection, settings: Settings, purpose: str, token: str) -
     return dict(row)
 
 
-def confirm(conn: Connection, settings: Settings, token: str) -> dict:
-    """Confirm a subscription from its link: pending becomes active; twice is fine."""
+def confirmable(conn: Connection, settings: Settings, token: str) -> dict:
+    """The subscriber a confirm link would activate (or already did), or BadToken; changes nothing."""
     sub = from_token(conn, settings, "confirm", token)
     if sub["status"] == "active":
         return sub
@@ -225,6 +225,14 @@ def confirm(conn: Connection, settings: Settings, token: str) -> dict:
     blocked = suppression(conn, sub["email"])
     if blocked is not None and blocked["reason"] in PERMANENT_REASONS:
         raise BadToken("this confirm link is no longer valid: the address cannot receive mail from us")
+    return sub
+
+
+def confirm(conn: Connection, settings: Settings, token: str) -> dict:
+    """Confirm a subscription from its link: pending becomes active; twice is fine."""
+    sub = confirmable(conn, settings, token)
+    if sub["status"] == "active":
+        return sub
     _unsuppress_unsubscribed(conn, sub["email"])
     return _move(conn, sub, "active")
 

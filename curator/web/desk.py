@@ -14,7 +14,7 @@ from sqlalchemy import Connection, case, func, select
 from starlette.responses import RedirectResponse, Response
 
 from curator import editorial
-from curator.curate import build_draft
+from curator.curate import DraftResult, build_draft
 from curator.deliver import send_test
 from curator.errors import CuratorError, NotFound
 from curator.render import render_for
@@ -124,12 +124,28 @@ def draft(request: Request, period: str = Form(...), user: dict = Depends(EDITOR
     except CuratorError as exc:
         session.flash(request, "error", str(exc))
         return session.finish(request, RedirectResponse("/desk", status_code=303))
-    session.flash(
-        request, "success",
-        f"Draft for {period}: {result.added} new candidates from {result.scored_items} items "
-        f"published since {result.since:%Y-%m-%d}.",
-    )
+    session.flash(request, *_draft_outcome(period, result))
     return _back(request, period)
+
+
+def _draft_outcome(period: str, result: DraftResult) -> tuple[str, str]:
+    """The flash after building a draft: adding nothing is a warning saying why, not a success."""
+    since = f"{result.since:%Y-%m-%d}"
+    if result.added:
+        return "success", (
+            f"Draft for {period}: {result.added} new candidates from {result.scored_items} items "
+            f"published since {since}."
+        )
+    if not result.scored_items:
+        return "warning", (
+            f"Draft for {period}: no new candidates, because no items were published since {since}. "
+            "Run an ingest (`curator ingest`) to fetch the feeds, then add candidates again."
+        )
+    return "warning", (
+        f"Draft for {period}: no new candidates. The {result.scored_items} items published since {since} "
+        "are already candidates (here or in another issue), match no topic, or their topics are full "
+        "(quota and spares). Run an ingest (`curator ingest`) to fetch newer items."
+    )
 
 
 # --- one issue ----------------------------------------------------------------------------

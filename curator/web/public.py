@@ -1,9 +1,13 @@
-"""Public pages: subscribe (double opt-in), confirm, preferences, unsubscribe, and the archive.
+"""Public pages: home, subscribe (double opt-in), confirm, preferences, unsubscribe, and the archive.
 
 No page here sets or needs a cookie. Links from emails carry signed tokens (curator.tokens),
 which are the visitor's only credential: the pages that show one are never cached and send
 no Referer, so the token does not leak to the sites they link to. A broken or expired link
-gets a friendly 400 page with a way to subscribe again, never the desk's error page.
+gets a friendly 400 page with a way to subscribe again, never the desk's error page; a broken
+unsubscribe link's page also offers a fresh link by email, so nobody is stuck on the list.
+
+GET /confirm/TOKEN only shows a button: link scanners in corporate mail open every link, and
+must not subscribe anyone. The button posts to the same address, which confirms.
 
 POST /unsubscribe/TOKEN is RFC 8058 one-click unsubscribe: mail clients post
 `List-Unsubscribe=One-Click` with no cookie; it answers 200 with a short page, never a
@@ -77,6 +81,27 @@ def _broken_link(exc: BadToken) -> HTMLResponse:
     )
 
 
+# --- home ----------------------------------------------------------------------------------------
+
+# A dark square with a white "C", the header's colours; tiny, and no file to ship.
+FAVICON = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" '
+    'fill="#1c2230"/><text x="16" y="23" font-family="sans-serif" font-size="20" font-weight="700" '
+    'fill="#fff" text-anchor="middle">C</text></svg>'
+)
+
+
+@router.get("/")
+def home(request: Request) -> Response:
+    settings = _settings(request)
+    return _page("public/home.html", settings=settings, topics=_readable_topics(settings))
+
+
+@router.get("/favicon.ico")
+def favicon() -> Response:
+    return Response(FAVICON, media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"})
+
+
 # --- subscribe and confirm -----------------------------------------------------------------------
 
 
@@ -125,12 +150,26 @@ def _check_inbox() -> HTMLResponse:
     return _message(
         "Check your inbox",
         ["If this address can receive the newsletter, an email with a confirmation link is on its way.",
-         "Open it and click the link to start your subscription. Nothing is sent until you do."],
+         "Open it, follow the link and confirm to start your subscription. Nothing is sent until you do."],
         links=(("/archive", "Read past issues meanwhile"),), private=False,
     )
 
 
 @router.get("/confirm/{token}")
+def confirm_form(request: Request, token: str) -> Response:
+    """The button that confirms: opening the link alone (as a mail scanner does) changes nothing."""
+    settings = _settings(request)
+    try:
+        with request.app.state.engine.connect() as conn:
+            sub = subscribers.confirmable(conn, settings, token)
+    except BadToken as exc:
+        return _broken_link(exc)
+    if sub["status"] == "active":
+        return _subscribed(settings, sub)
+    return _page("public/confirm.html", private=True, sub=sub, token=token, settings=settings)
+
+
+@router.post("/confirm/{token}")
 def confirm(request: Request, token: str) -> Response:
     settings = _settings(request)
     try:
@@ -138,6 +177,10 @@ def confirm(request: Request, token: str) -> Response:
             sub = subscribers.confirm(conn, settings, token)
     except BadToken as exc:
         return _broken_link(exc)
+    return _subscribed(settings, sub)
+
+
+def _subscribed(settings: Settings, sub: dict) -> HTMLResponse:
     return _message(
         "You are subscribed",
         [f"Thank you: {sub['email']} will receive {settings.from_name} every month."],
@@ -194,7 +237,7 @@ def unsubscribe_form(request: Request, token: str) -> Response:
     try:
         sub = _subscriber(request, "unsubscribe", token)
     except BadToken as exc:
-        return _broken_link(exc)
+        return _broken_unsubscribe_link(request, exc)
     return _page("public/unsubscribe.html", private=True, sub=sub, token=token, settings=_settings(request),
                  preferences_url=_local(render.preferences_url(_settings(request), sub)))
 
@@ -208,12 +251,62 @@ def unsubscribe(request: Request, token: str) -> Response:
             sub = subscribers.from_token(conn, settings, "unsubscribe", token)
             subscribers.unsubscribe(conn, sub["id"], "unsubscribe link")
     except BadToken as exc:
-        return _broken_link(exc)
+        return _broken_unsubscribe_link(request, exc)
     return _message(
         "You are unsubscribed",
         [f"{sub['email']} will not receive {settings.from_name} any more.",
          "Changed your mind? You can subscribe again at any time."],
         links=(("/subscribe", "Subscribe again"), ("/archive", "Read past issues")),
+    )
+
+
+def _broken_unsubscribe_link(request: Request, exc: BadToken) -> HTMLResponse:
+    """A broken unsubscribe link still leads out: a fresh link by email, or a word to the sender."""
+    return _link_request_form(request, 400, detail=f"In detail: {exc}.")
+
+
+def _link_request_form(request: Request, status: int = 200, *, email: str = "", error: str = "",
+                       detail: str = "") -> HTMLResponse:
+    return _page("public/unsubscribe_request.html", status, private=True, settings=_settings(request),
+                 broken=bool(detail), detail=detail, email=email, error=error)
+
+
+@router.get("/unsubscribe")
+def unsubscribe_request_form(request: Request) -> Response:
+    return _link_request_form(request)
+
+
+@router.post("/unsubscribe")
+def unsubscribe_request(
+    request: Request, email: str = Form(""), website: str = Form(""), send: subscribers.Mailer = Depends(mailer),
+) -> Response:
+    """Mail a fresh unsubscribe link; the answer is the same whoever the address belongs to."""
+    settings = _settings(request)
+    if website:  # the hidden field only bots fill in
+        return _link_on_its_way(settings)
+    try:
+        with request.app.state.engine.connect() as conn:
+            sub = subscribers.unsubscribe_link_due(conn, email)
+    except InvalidAddress as exc:
+        return _link_request_form(request, 400, email=email, error=str(exc))
+    if sub is not None:
+        try:
+            subscribers.send_unsubscribe_link(settings, sub, send)
+        except CuratorError as exc:  # said to nobody: the page must not tell that this address is subscribed
+            log.error("unsubscribe link to subscriber %s not sent: %s", sub["id"], exc)
+        else:
+            with request.app.state.engine.begin() as conn:
+                subscribers.record_unsubscribe_link(conn, sub, actor="web")
+    return _link_on_its_way(settings)
+
+
+def _link_on_its_way(settings: Settings) -> HTMLResponse:
+    return _message(
+        "Check your inbox",
+        [f"If this address receives {settings.from_name}, an email with a fresh unsubscribe link is on its way. "
+         "Open it and press Unsubscribe.",
+         f"Nothing within a few minutes? Write to {settings.from_email} and we will take you off the list."],
+        links=(("/archive", "Read past issues"),), private=False,
     )
 
 
@@ -251,8 +344,12 @@ def archived_issue(request: Request, period: str) -> Response:
 
 
 def _topic_titles(settings: Settings) -> list[tuple[str, str]]:
+    return [(t.name, t.title or t.name) for t in _readable_topics(settings)]
+
+
+def _readable_topics(settings: Settings) -> list[Topic]:
     try:
-        return [(t.name, t.title or t.name) for t in _topics(settings)]
-    except ConfigError as exc:  # a broken feeds.yaml must not take the archive down
-        log.warning("archive shown without feeds.yaml's topic order: %s", exc)
+        return _topics(settings)
+    except ConfigError as exc:  # a broken feeds.yaml must not take the archive or the home page down
+        log.warning("page shown without feeds.yaml's topics: %s", exc)
         return []

@@ -89,6 +89,11 @@ def flashes(client, path: str = f"/desk/{PERIOD}") -> str:
     return " ".join(re.findall(r'<div class="flash \w+" role="\w+">(.*?)</div>', page.text, re.S))
 
 
+def flashes_by_level(client, path: str = f"/desk/{PERIOD}") -> list[tuple[str, str]]:
+    page = client.get(path)
+    return re.findall(r'<div class="flash (\w+)" role="\w+">(.*?)</div>', page.text, re.S)
+
+
 def audit_count(engine) -> int:
     with engine.connect() as conn:
         return conn.execute(select(func.count()).select_from(audit_log)).scalar_one()
@@ -278,6 +283,23 @@ def test_index_lists_issues_and_builds_the_coming_draft(client, engine, conf, si
     assert f"/desk/{coming}" in client.get("/desk").text
 
 
+def test_a_draft_that_adds_nothing_is_a_warning_saying_why(client, engine, sign_in):
+    csrf = sign_in(client, engine)  # no items at all: nothing was ingested
+    post(client, "/desk/draft", {"period": PERIOD}, csrf)
+    [(level, text)] = flashes_by_level(client)
+    assert level == "warning" and "no new candidates, because no items were published since" in text
+    assert "Run an ingest (`curator ingest`)" in text
+
+    newsroom.seed(engine)
+    post(client, "/desk/draft", {"period": PERIOD}, csrf)
+    [(level, text)] = flashes_by_level(client)
+    assert level == "success" and "new candidates from 12 items" in text
+    post(client, "/desk/draft", {"period": PERIOD}, csrf)  # again: every item is a candidate already
+    [(level, text)] = flashes_by_level(client)
+    assert level == "warning" and "no new candidates. The 12 items published since" in text
+    assert "Run an ingest (`curator ingest`)" in text
+
+
 def test_issue_page_groups_candidates_by_topic_with_their_reasons(client, engine, drafted, sign_in):
     sign_in(client, engine)
     page = client.get(f"/desk/{PERIOD}").text
@@ -412,6 +434,28 @@ def test_preview_shows_exactly_what_a_subscriber_receives(client, engine, drafte
     assert learning["title"][:20] in text and text.index(learning["title"][:20]) < text.index(career["title"][:20])
     with_suggested = client.get(f"/desk/{PERIOD}/preview", params={"suggested": "1"}).text
     assert drafted[-1]["title"][:20] in with_suggested
+
+
+def test_the_desk_says_what_a_blurb_does_and_the_preview_agrees(client, engine, drafted, sign_in):
+    csrf = sign_in(client, engine)
+    pick = next(p for p in drafted if p["summary_text"])
+    post(client, f"/desk/{PERIOD}/picks/{pick['id']}/decision", {"decision": "approved"}, csrf)
+    post(client, f"/desk/{PERIOD}/picks/{pick['id']}/blurb", {"blurb": "Read this one first."}, csrf)
+    hint = re.search(rf'<label for="blurb-{pick["id"]}">Blurb <span class="hint">(.*?)</span>',
+                     client.get(f"/desk/{PERIOD}").text).group(1)
+    assert "replaces the summary in the email, the preview and the archive" in hint and "above" not in hint
+    text = re.search(r'<pre class="text" data-part="text">(.*?)</pre>', client.get(f"/desk/{PERIOD}/preview").text,
+                     re.S).group(1)
+    assert "Read this one first." in text and " ".join(pick["summary_text"].split()[:4]) not in " ".join(text.split())
+
+
+def test_the_preview_wraps_long_links_in_the_text_box(client, engine, drafted, sign_in):
+    sign_in(client, engine)
+    page = client.get(f"/desk/{PERIOD}/preview").text
+    rule = re.search(r"\.tabs pre\.text \{([^}]*)\}", page).group(1)
+    declarations = dict(d.split(":", 1) for d in (part.strip() for part in rule.split(";")) if d)
+    declarations = {k.strip(): v.strip() for k, v in declarations.items()}
+    assert declarations["white-space"] == "pre-wrap" and declarations["overflow-wrap"] == "anywhere"
 
 
 def test_send_a_test_copy_to_oneself(client, engine, conf, drafted, sign_in):

@@ -48,7 +48,7 @@ def sign_in(client, engine, role: str) -> str:
     response = client.post("/login", data={"email": email_, "password": PASSWORD, "csrf_token": token, "next": ""},
                            follow_redirects=False)
     assert response.status_code == 303
-    return TOKEN.search(client.get("/").text if role == "editor" else client.get("/ops").text).group(1)
+    return TOKEN.search(client.get("/desk" if role == "editor" else "/ops").text).group(1)
 
 
 @pytest.fixture

@@ -8,13 +8,14 @@ import hashlib
 import re
 import time
 import warnings
+from datetime import timedelta
 
 import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
-from sqlalchemy import insert, update
+from sqlalchemy import insert, select, update
 
 from curator import editorial, render, subscribers, tokens
-from curator.store.schema import feeds, issues, items, now, picks
+from curator.store.schema import audit_log, feeds, issues, items, now, picks
 from curator.web import create_app
 from curator.web.public import mailer
 
@@ -71,6 +72,49 @@ def _subscriber(engine, address: str) -> dict | None:
         return subscribers.find(conn, address)
 
 
+def _form_action(page: str, button: str) -> str:
+    """Where the form holding `button` posts, asserting it posts."""
+    for form in re.finditer(r'<form method="(\w+)" action="([^"]+)">(.*?)</form>', page, re.S):
+        if button in form.group(3):
+            assert form.group(1) == "post"
+            return form.group(2)
+    raise AssertionError(f"no form with a {button!r} button")
+
+
+def test_the_home_page_says_what_it_is_and_where_to_go(client):
+    page = client.get("/")
+    assert page.status_code == 200 and "A monthly email of the best growth resources" in page.text
+    assert re.findall(r"<li><b>(\w+)</b>", page.text) == ["Career", "Learning", "Leadership"]  # feeds.yaml
+    assert "Jobs, growth and moves" in page.text
+    assert re.search(r'<a class="button primary" href="/subscribe">Subscribe</a>', page.text)
+    assert 'href="/archive"' in page.text and re.search(r'href="/login">Staff sign in</a>', page.text)
+    for path in ("/", "/subscribe", "/archive", "/unsubscribe"):  # the logo on every page leads home
+        assert '<a class="brand" href="/">' in client.get(path).text, path
+    assert "set-cookie" not in page.headers
+
+
+def test_the_favicon_is_answered(client):
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.headers["content-type"] == "image/svg+xml"
+    assert icon.text.startswith("<svg") and "max-age" in icon.headers["cache-control"]
+    assert '<link rel="icon" href="/favicon.ico" type="image/svg+xml">' in client.get("/").text
+
+
+def test_opening_the_confirm_link_subscribes_nobody_until_the_button(client, conf, engine):
+    """Mail scanners open every link in a message: only the button's POST confirms."""
+    with engine.begin() as conn:
+        sub, _ = subscribers.subscribe(conn, "scan@example.com")
+    path = _path(render.confirm_url(conf, sub))
+    for _ in range(3):
+        page = client.get(path)
+        assert page.status_code == 200 and "Confirm my subscription" in page.text and "scan@example.com" in page.text
+    assert page.headers["cache-control"] == "no-store" and page.headers["referrer-policy"] == "no-referrer"
+    assert _subscriber(engine, "scan@example.com")["status"] == "pending"
+    assert _form_action(page.text, "Confirm my subscription") == path
+    assert client.post(path).status_code == 200
+    assert _subscriber(engine, "scan@example.com")["status"] == "active"
+
+
 def test_double_opt_in_end_to_end(client, conf, engine):
     form = client.get("/subscribe")
     assert form.status_code == 200 and 'name="email"' in form.text
@@ -84,12 +128,16 @@ def test_double_opt_in_end_to_end(client, conf, engine):
     assert mail["To"] == "new@example.com" and "Confirm your subscription" in mail["Subject"]
     link = _link(mail, f"{conf.base_url}/confirm/")
     assert link in mail.get_body(("html",)).get_content()
-    confirmed = client.get(_path(link))
+    opened = client.get(_path(link))
+    assert opened.status_code == 200 and _subscriber(engine, "new@example.com")["status"] == "pending"
+    assert _form_action(opened.text, "Confirm my subscription") == _path(link)
+    confirmed = client.post(_path(link))
     assert confirmed.status_code == 200 and "You are subscribed" in confirmed.text
     sub = _subscriber(engine, "new@example.com")
     assert sub["status"] == "active" and sub["topics"] == ["leadership"] and sub["name"] == "Nia"
     assert confirmed.headers["referrer-policy"] == "no-referrer" and confirmed.headers["cache-control"] == "no-store"
-    assert client.get(_path(link)).status_code == 200  # clicking twice is fine
+    assert client.post(_path(link)).status_code == 200  # clicking twice is fine
+    assert "You are subscribed" in client.get(_path(link)).text  # and the link then says so
     preferences = re.search(r'href="(/preferences/[^"]+)"', confirmed.text).group(1)
     assert 'value="leadership" checked' in client.get(preferences).text
 
@@ -162,6 +210,9 @@ def test_broken_links_get_a_friendly_page(client, conf, engine):
         assert "This link is broken or has expired" in page.text and 'href="/subscribe"' in page.text, case
     assert "has expired" in client.get(f"/confirm/{bad['expired']}").text
     assert _subscriber(engine, "ann@example.com")["status"] == "pending"
+    for case, token in bad.items():
+        assert client.post(f"/confirm/{token}").status_code == 400, case
+    assert _subscriber(engine, "ann@example.com")["status"] == "pending"
     for path in ("/preferences/", "/unsubscribe/"):
         assert client.get(path + bad["altered"]).status_code == 400
     assert client.post("/unsubscribe/" + bad["wrong purpose"].replace("a", "b", 1)).status_code == 400
@@ -189,6 +240,86 @@ def test_one_click_unsubscribe(conf, engine):
     with engine.connect() as conn:
         assert subscribers.suppression(conn, "ann@example.com")["reason"] == "unsubscribed"
         assert subscribers.audience(conn) == []
+
+
+def test_a_broken_unsubscribe_link_offers_a_fresh_one_by_email(client, conf, engine):
+    with engine.begin() as conn:
+        sub = subscribers.add(conn, "ann@example.com", name="Ann")
+    broken = _path(render.unsubscribe_url(conf, sub))[:-3] + "xyz"
+    for answer in (client.get(broken), client.post(broken)):
+        assert answer.status_code == 400 and "This link is broken or has expired" in answer.text
+        assert "email you a fresh unsubscribe link" in answer.text
+        assert _form_action(answer.text, "Email me a link") == "/unsubscribe"
+        assert f'<a href="mailto:{conf.from_email}">{conf.from_email}</a>' in answer.text
+
+    sent = client.post("/unsubscribe", data={"email": " Ann@Example.com "})
+    assert sent.status_code == 200 and "Check your inbox" in sent.text and conf.from_email in sent.text
+    [mail] = _outbox(conf)
+    assert mail["To"] == "ann@example.com" and "unsubscribe" in mail["Subject"]
+    link = _link(mail, f"{conf.base_url}/unsubscribe/")
+    assert link in mail.get_body(("html",)).get_content()
+    page = client.get(_path(link))  # the page with the button: opening the email's link changes nothing
+    assert page.status_code == 200 and _subscriber(engine, "ann@example.com")["status"] == "active"
+    assert "You are unsubscribed" in client.post(_form_action(page.text, "Unsubscribe")).text
+    assert _subscriber(engine, "ann@example.com")["status"] == "unsubscribed"
+    with engine.connect() as conn:
+        [entry] = conn.execute(select(audit_log).where(audit_log.c.action == "subscriber.unsubscribe-link")).all()
+    assert entry.target == f"subscriber:{sub['id']}" and "ann@" not in entry.detail  # no address in the log
+
+
+def test_asking_for_a_fresh_unsubscribe_link_tells_nobody_who_subscribes(client, conf, engine):
+    with engine.begin() as conn:
+        subscribers.add(conn, "member@example.com")
+        subscribers.subscribe(conn, "pending@example.com")
+        subscribers.suppress(conn, "bounced@example.com", "bounced")
+        gone = subscribers.add(conn, "gone@example.com")
+        subscribers.unsubscribe(conn, gone["id"])
+    addresses = ("member@example.com", "pending@example.com", "bounced@example.com", "gone@example.com",
+                 "stranger@example.com")
+    pages = [client.post("/unsubscribe", data={"email": address}) for address in addresses]
+    assert {p.status_code for p in pages} == {200} and len({p.text for p in pages}) == 1
+    assert sorted(m["To"] for m in _outbox(conf)) == ["member@example.com", "pending@example.com"]
+    bot = client.post("/unsubscribe", data={"email": "stranger@example.com", "website": "http://spam.example"})
+    assert bot.text == pages[0].text
+    bad = client.post("/unsubscribe", data={"email": "ann@"})
+    assert bad.status_code == 400 and "There must be something after the @-sign." in bad.text
+    assert 'value="ann@"' in bad.text and len(_outbox(conf)) == 2
+
+
+def test_fresh_unsubscribe_links_go_out_at_most_every_ten_minutes(client, conf, engine):
+    with engine.begin() as conn:
+        subscribers.add(conn, "ann@example.com")
+    for _ in range(3):
+        answer = client.post("/unsubscribe", data={"email": "ann@example.com"})
+        assert answer.status_code == 200 and "Check your inbox" in answer.text
+    assert len(_outbox(conf)) == 1
+    with engine.begin() as conn:  # the last link went out eleven minutes ago
+        conn.execute(update(audit_log).values(at=now() - timedelta(minutes=11)))
+    client.post("/unsubscribe", data={"email": "ann@example.com"})
+    assert len(_outbox(conf)) == 2
+
+
+def test_a_failed_unsubscribe_link_email_is_not_told_and_not_counted(conf, engine):
+    from curator.errors import DeliveryError
+
+    sent: list[str] = []
+
+    def flaky(settings, **message):
+        if not sent:
+            sent.append("refused")
+            raise DeliveryError("SendGrid is down (503)")
+        sent.append(message["to"])
+
+    with engine.begin() as conn:
+        subscribers.add(conn, "ann@example.com")
+    app = create_app(conf, engine)
+    app.dependency_overrides[mailer] = lambda: flaky  # the provider's edge, not our code
+    with TestClient(app) as client:
+        refused = client.post("/unsubscribe", data={"email": "ann@example.com"})
+        unknown = client.post("/unsubscribe", data={"email": "nobody@example.com"})
+        assert refused.status_code == 200 and refused.text == unknown.text
+        client.post("/unsubscribe", data={"email": "ann@example.com"})  # not rate-limited: none went out
+    assert sent == ["refused", "ann@example.com"]
 
 
 def test_preferences_page_changes_topics_and_name(client, conf, engine):
