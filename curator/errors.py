@@ -2,6 +2,8 @@
 
     CuratorError                 anything Curator reports instead of a traceback
     ├── ConfigError              a setting or feeds.yaml is wrong; names it
+    │   └── SourcesError         feeds.yaml: one `file:line: field: problem` line each (sources.py)
+    ├── OpmlError                an OPML file cannot be read (opml.py)
     ├── DatabaseError            the database is unreachable or out of date
     ├── NotFound                 an issue, pick, subscriber or user does not exist
     ├── IllegalTransition        an issue cannot move to the status asked
