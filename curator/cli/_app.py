@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import sys
 from dataclasses import dataclass, field
@@ -66,6 +67,17 @@ def _global(
     if state._engine is not None:  # a previous invocation in this process (tests, scripts)
         state._engine.dispose()
     state._engine = None
+
+
+PERIOD_HELP = "The issue's month, YYYY-MM."
+
+
+def actor() -> str:
+    """Who the audit log names for a command-line action."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
 
 
 def print_json(data: Any) -> None:

@@ -2,29 +2,20 @@
 
 from __future__ import annotations
 
-import getpass
 from datetime import datetime
 
 import typer
 from rich.table import Table
 
 from curator import editorial
-from curator.cli._app import app, console, print_json, state
+from curator.cli._app import PERIOD_HELP, actor, app, console, print_json, state
 from curator.curate import build_draft, explain
 from curator.sources import load_sources
 
 pick_app = typer.Typer(help="Approve or reject one pick.", no_args_is_help=True)
 app.add_typer(pick_app, name="pick")
 
-PERIOD_HELP = "The issue's month, YYYY-MM."
 
-
-def actor() -> str:
-    """Who the audit log names for a command-line action."""
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli"
 
 
 def _period(period: str | None) -> str:

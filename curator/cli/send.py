@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import signal
 import subprocess
 import sys
@@ -16,19 +15,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from curator import deliver, editorial
-from curator.cli._app import app, console, console_err, print_json, state
+from curator.cli._app import PERIOD_HELP, actor, app, console, console_err, print_json, state
 from curator.config import Settings
 from curator.errors import ConfigError, CuratorError, DeliveryError
 
-PERIOD_HELP = "The issue's month, YYYY-MM."
 FINAL = ("sent", "failed", "skipped", "cancelled")
 
-
-def _actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli"
 
 
 def _require(settings: Settings, command: str) -> None:
@@ -78,7 +70,7 @@ def send(
     if not _confirmed(engine, period, yes, settings):
         console.print("Nothing was sent.")
         raise typer.Exit(1)
-    started = deliver.start(engine, period, _actor())
+    started = deliver.start(engine, period, actor())
     if started.resumed:
         console.print(f"Continuing the send of {period} (the audience was frozen when it started).")
     else:
@@ -287,14 +279,14 @@ def status(
 @app.command("pause")
 def pause(period: str = typer.Argument(..., help=PERIOD_HELP)) -> None:
     """Pause a send: workers stop claiming after their current batch."""
-    deliver.pause(state.engine("pause"), editorial.parse_period(period), _actor())
+    deliver.pause(state.engine("pause"), editorial.parse_period(period), actor())
     console.print(f"Paused {period}; batches in flight finish. `curator resume {period}` continues.")
 
 
 @app.command("resume")
 def resume(period: str = typer.Argument(..., help=PERIOD_HELP)) -> None:
     """Resume a paused send: running workers pick it up again."""
-    deliver.resume(state.engine("resume"), editorial.parse_period(period), _actor())
+    deliver.resume(state.engine("resume"), editorial.parse_period(period), actor())
     console.print(f"Resumed {period}. Running workers continue; if none runs, start one with `curator worker`.")
 
 
@@ -309,12 +301,12 @@ def cancel(
         raise CuratorError(f"`curator cancel {period}` asks first and there is no terminal: add --yes")
     if not yes and not typer.confirm(f"Cancel {period} for good?", default=False):
         raise typer.Exit(1)
-    count = deliver.cancel(state.engine("cancel"), period, _actor())
+    count = deliver.cancel(state.engine("cancel"), period, actor())
     console.print(f"Cancelled {period}; {count} recipients will not get it.")
 
 
 @app.command("retry")
 def retry(period: str = typer.Argument(..., help=PERIOD_HELP)) -> None:
     """Queue a send's failed recipients again; the next worker sends them."""
-    count = deliver.retry(state.engine("retry"), editorial.parse_period(period), _actor())
+    count = deliver.retry(state.engine("retry"), editorial.parse_period(period), actor())
     console.print(f"Queued {count} failed recipients of {period} again: `curator worker --period {period}` sends them.")
