@@ -21,7 +21,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import Connection, and_, case, exists, func, insert, literal, select, true, tuple_, update
+from sqlalchemy import Connection, and_, case, exists, false, func, insert, literal, select, true, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from curator.store.schema import deliveries as d
@@ -67,7 +67,7 @@ def _dialect(conn: Connection):
 
 def freeze(conn: Connection, issue_id: int) -> int:
     """Write the audience into the ledger: one row per subscriber; again adds nothing."""
-    audience = audience_select().subquery()
+    audience = audience_select().order_by(None).subquery()  # sorted once, below
     # Ordered by variant, so each variant's rows are neighbours and a claim reads them in one range.
     rows = (
         select(literal(issue_id), audience.c.subscriber_id, audience.c.email, audience.c.name,
@@ -114,10 +114,16 @@ def claim(
         return None
     variant, first_id = found
     # Who unsubscribed, bounced or complained since the freeze is skipped in the same statement.
-    active = exists().where(subscribers.c.id == d.c.subscriber_id, subscribers.c.status == "active")
-    suppressed = exists().where(suppressions.c.email == d.c.email)
+    # Joins rather than EXISTS: PostgreSQL may run an EXISTS as a hashed subplan, which reads
+    # the whole subscribers table on every claim; a join looks up just the batch's rows.
+    active = func.coalesce(subscribers.c.status == "active", false())
+    suppressed = suppressions.c.email.is_not(None)
     picked = (
         select(d.c.id, active.label("active"), suppressed.label("suppressed"))
+        .select_from(
+            d.outerjoin(subscribers, subscribers.c.id == d.c.subscriber_id)
+            .outerjoin(suppressions, suppressions.c.email == d.c.email)
+        )
         .where(d.c.issue_id == issue_id, d.c.state == "pending", d.c.variant == variant, d.c.id >= first_id)
         .order_by(d.c.id)
         .limit(size)

@@ -9,6 +9,7 @@ whoever runs next after the batch's wait decides it (see ledger.reconcile).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
@@ -16,11 +17,11 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, and_, exists, or_, select
+from sqlalchemy import Connection, Engine, and_, exists, or_, select
 
 from curator import editorial, render
 from curator.config import Settings
@@ -86,6 +87,19 @@ class Worker:
         self._cursor: dict[int, tuple[str, int]] = {}  # where this worker's last claim ended, per issue
         self._queue: queue.Queue = queue.Queue(maxsize=PREFETCH)
         self._failure: BaseException | None = None
+        # SQLite takes its write lock at BEGIN, and a connection that finds it taken polls for it
+        # (sleeping 1, 2, 5, 10... ms): this worker's two threads wait on a lock of their own instead.
+        self._db_lock = threading.RLock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
+
+    @contextlib.contextmanager
+    def _begin(self) -> Iterator[Connection]:
+        with self._db_lock, self.engine.begin() as conn:
+            yield conn
+
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[Connection]:
+        with self._db_lock, self.engine.connect() as conn:
+            yield conn
 
     # -- the loop
 
@@ -138,7 +152,7 @@ class Worker:
             try:
                 status = self._status(batch.issue_id)  # a pause or cancel since the claim holds back what is not posted
                 if self._failure is not None or self.stop.is_set() or status not in ("sending", "sent"):
-                    with self.engine.begin() as conn:  # claimed but never posted: safe to give back
+                    with self._begin() as conn:  # claimed but never posted: safe to give back
                         ledger.release(conn, batch.key, status=None, error="not posted: stopped, paused or cancelled")
                         if status == "cancelled":
                             ledger.cancel_pending(conn, batch.issue_id)
@@ -152,7 +166,7 @@ class Worker:
                 self._queue.task_done()
 
     def _status(self, issue_id: int) -> str | None:
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return conn.execute(select(issues.c.status).where(issues.c.id == issue_id)).scalar()
 
     def _active_issues(self) -> list[tuple[int, str, str]]:
@@ -165,7 +179,7 @@ class Worker:
         )
         if self.period:
             query = query.where(issues.c.period == self.period)
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return [tuple(row) for row in conn.execute(query.order_by(issues.c.id))]
 
     def _waiting_issue_exists(self) -> bool:
@@ -173,14 +187,14 @@ class Worker:
         query = select(exists().where(issues.c.status == "paused"))
         if self.period:
             query = select(exists().where(issues.c.status == "paused", issues.c.period == self.period))
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return bool(conn.execute(query).scalar())
 
     def _serve(self, issue_id: int, period: str, status: str) -> bool | float | None:
         """One step on one issue: True when a batch went out, else when to look again."""
         self._maintain(issue_id, status)
         if status in ("sending", "sent") and self._failure is None:
-            with self.engine.begin() as conn:
+            with self._begin() as conn:
                 current = conn.execute(select(issues.c.status).where(issues.c.id == issue_id)).scalar()
                 batch = None
                 if current in ("sending", "sent"):  # checked inside the claim: pause acts between batches
@@ -199,7 +213,7 @@ class Worker:
                     self._progress()
                 return True
         self._queue.join()  # the sender's batches may be this issue's last rows
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             if not ledger.unfinished(conn, issue_id):
                 if status == "sending":
                     self._finish(conn, period)
@@ -214,7 +228,7 @@ class Worker:
         if time.time() < due:
             return
         self._maintained[issue_id] = time.time()
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             if status == "cancelled":  # rows given back after the cancel (a refused key, a resend) stay unsent
                 ledger.cancel_pending(conn, issue_id)
             expired = ledger.expire_leases(conn, issue_id, decide_after=self.settings.send_reconcile_seconds)
@@ -246,7 +260,7 @@ class Worker:
         try:
             message = self.message(period, batch)
         except BaseException:
-            with self.engine.begin() as conn:  # not sent: give the rows back rather than wait for the lease
+            with self._begin() as conn:  # not sent: give the rows back rather than wait for the lease
                 ledger.release(conn, batch.key, status=None, error="the worker failed before posting")
             raise
         self._queue.put((period, batch, message))
@@ -277,7 +291,7 @@ class Worker:
                 self._extend(batch.key, delay)
                 if self.stop.wait(delay):
                     # Asked to stop: every answer so far said "not taken", so the rows can go back.
-                    with self.engine.begin() as conn:
+                    with self._begin() as conn:
                         ledger.release(conn, batch.key, status=result.status, error="worker stopped while retrying")
                     return
                 continue
@@ -286,7 +300,7 @@ class Worker:
 
     def _record(self, period: str, batch: ledger.Claim, result: BatchResult, attempts: int) -> None:
         outcome, key = result.outcome, batch.key
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             if outcome is Outcome.ACCEPTED:
                 self.report.sent += ledger.record_accepted(
                     conn, key, status=result.status, message_id=result.message_id, attempts=attempts
@@ -321,12 +335,13 @@ class Worker:
             return 0.0
         if first and batch.not_before is not None:
             return batch.not_before
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             return throttle.reserve(conn, self.settings, len(batch.rows))
 
     def _wait_for_reset(self, key: str, result: BatchResult) -> None:
         reset_at = result.retry_at or time.time() + 1.0
-        throttle.slow_down(self.engine, self.settings, reset_at)
+        with self._db_lock:
+            throttle.slow_down(self.engine, self.settings, reset_at)
         delay = max(0.0, reset_at - time.time()) + random.uniform(0, 0.1)  # jitter: not every worker at once
         self._extend(key, delay)
         time.sleep(delay)
@@ -338,7 +353,7 @@ class Worker:
 
     def _extend(self, key: str, wait: float) -> None:
         until = datetime.now(UTC) + timedelta(seconds=wait + self.settings.send_lease_seconds)
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             ledger.extend(conn, key, until)
 
     # -- rendering
@@ -364,6 +379,6 @@ class Worker:
             from curator.sources import load_sources
 
             topics = [(t.name, t.title) for t in load_sources(self.settings.feeds).topics]
-            with self.engine.connect() as conn:
+            with self._connect() as conn:
                 self._contents[issue_id] = editorial.issue_content(conn, period, topics)
         return self._contents[issue_id]

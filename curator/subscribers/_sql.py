@@ -8,7 +8,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 
 class joined_topics(FunctionElement):  # noqa: N801 - reads as the SQL function it stands for
-    """A JSON array column as its elements joined by ",", in array order; "" when empty."""
+    """A JSON array (a column, or its text) as its elements joined by ",", in array order; "" when empty."""
 
     type = String()
     inherit_cache = True
@@ -28,7 +28,8 @@ def _sqlite(element, compiler, **kw) -> str:
 @compiles(joined_topics, "postgresql")
 def _postgresql(element, compiler, **kw) -> str:
     column = compiler.process(element.clauses, **kw)
+    # The cast lets it take the list as text too (json to json changes nothing).
     return (
         "coalesce((SELECT string_agg(t.value, ',' ORDER BY t.n) FROM "
-        f"json_array_elements_text({column}) WITH ORDINALITY AS t(value, n)), '')"
+        f"json_array_elements_text(CAST({column} AS JSON)) WITH ORDINALITY AS t(value, n)), '')"
     )
