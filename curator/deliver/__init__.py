@@ -7,7 +7,7 @@
     dry_run(settings, engine, period)  render every variant, check everything, send nothing
     send_transactional(...)            one email now (confirmations); send_test: a [TEST] copy
 
-The guarantee, and where it stops, is in docs/delivery.md.
+The guarantee, and where it stops, is in the README, under "The delivery guarantee".
 """
 
 from curator.deliver.backends import Backend, BatchMessage, BatchResult, Outcome, Recipient, SingleMessage, make_backend

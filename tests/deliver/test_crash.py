@@ -4,7 +4,7 @@ The SendGrid test server loses answers (it takes the message, then drops the con
 and answers slowly, to widen the window in which a worker dies between its request and
 its record. A thread plays SendGrid's Event Webhook: it posts signed `processed` events for
 every message the server took, which is how uncertain batches are reconciled
-(docs/delivery.md).
+(the README's "The delivery guarantee").
 """
 
 from __future__ import annotations
