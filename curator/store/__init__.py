@@ -12,6 +12,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
+from curator.config import mask_url
 from curator.errors import DatabaseError
 from curator.store import schema
 
@@ -46,10 +47,10 @@ def _parse(url: str):
         parsed = make_url(normalize_url(url))
         parsed.get_dialect()
     except ArgumentError:
-        raise DatabaseError(f"CURATOR_DATABASE_URL is not a database URL: {url!r}") from None
+        raise DatabaseError(f"CURATOR_DATABASE_URL is not a database URL: {mask_url(url)!r}") from None
     except (NoSuchModuleError, ImportError):
         raise DatabaseError(
-            f"CURATOR_DATABASE_URL names a database Curator does not support: {url!r}; "
+            f"CURATOR_DATABASE_URL names a database Curator does not support: {mask_url(url)!r}; "
             "use sqlite:///PATH or postgresql+psycopg://USER@HOST/NAME"
         ) from None
     if parsed.get_backend_name() not in ("sqlite", "postgresql"):
