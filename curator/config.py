@@ -76,7 +76,15 @@ class Settings(BaseSettings):
     sendgrid_host: str = Field("https://api.sendgrid.com", description="Base URL of the SendGrid API")
     sendgrid_webhook_public_key: str | None = Field(
         None,
-        description="Public key of the SendGrid signed Event Webhook; when set, unsigned posts are refused",
+        description="Verification key of SendGrid's signed Event Webhook; without it the webhook refuses every post",
+    )
+    webhook_allow_unsigned: bool = Field(
+        False,
+        description="Take unsigned Event Webhook posts when no key is set: local testing only, since anyone could "
+        "then forge bounces and complaints (serve warns)",
+    )
+    webhook_max_bytes: int = Field(
+        5_000_000, ge=1024, description="Largest Event Webhook post taken; a bigger one is refused (413) unread"
     )
     sendgrid_timeout: float = Field(30.0, description="Seconds before a SendGrid request times out")
     from_email: str = Field("newsletter@example.com", description="Sender address of every email")
