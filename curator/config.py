@@ -141,6 +141,19 @@ class Settings(BaseSettings):
     login_window_minutes: float = Field(
         15.0, gt=0, description="Minutes over which failed sign-ins are counted (and refused after)"
     )
+    subscribe_mail_every_minutes: float = Field(
+        10.0, gt=0,
+        description="Minutes between two confirmation emails to one address; subscribing it again meanwhile "
+        "changes nothing (the page answers as usual)",
+    )
+    subscribe_ip_limit: int = Field(
+        10, ge=1,
+        description="Subscribe posts taken from one client IP per subscribe_ip_window_minutes; more get the usual "
+        "answer and do nothing",
+    )
+    subscribe_ip_window_minutes: float = Field(
+        60.0, gt=0, description="Minutes over which subscribe_ip_limit counts a client's posts"
+    )
     page_fetch_timeout: float = Field(
         5.0, gt=0, description="Seconds to fetch a page's title when an editor adds a link by hand"
     )
