@@ -56,11 +56,6 @@ def send(
             f"the issue and reach nobody: run `curator send {period} --dry-run` (SendGrid checks one request per "
             "variant) or `--to ADDRESS`, then set CURATOR_DELIVERY=sendgrid to send"
         )
-    if settings.delivery == "sendgrid" and not settings.base_url.startswith("https://"):
-        raise ConfigError(
-            f"CURATOR_BASE_URL is {settings.base_url}: the unsubscribe links of a real send must be https "
-            "(RFC 8058, and Gmail and Yahoo require it); set it to the web app's public https address"
-        )
     if workers > 1 and settings.is_sqlite:
         raise ConfigError(
             f"--workers {workers} needs PostgreSQL: SQLite has one writer, so more workers would only wait. "
@@ -70,7 +65,7 @@ def send(
     if not _confirmed(engine, period, yes, settings):
         console.print("Nothing was sent.")
         raise typer.Exit(1)
-    started = deliver.start(engine, period, actor())
+    started = deliver.start(engine, period, actor(), settings)
     if started.resumed:
         console.print(f"Continuing the send of {period} (the audience was frozen when it started).")
     else:

@@ -12,7 +12,7 @@ from sqlalchemy import func, select, update
 from typer.testing import CliRunner
 
 from curator import deliver
-from curator.errors import ConfigError, CuratorError
+from curator.errors import ConfigError, CuratorError, SendRefused
 from curator.store.schema import deliveries, issues
 from tests.conftest import REPO
 from tests.deliver.helpers import PERIOD, add_audience
@@ -172,7 +172,7 @@ def test_a_real_sendgrid_send_needs_an_https_base_url(cli, engine, issue):
     add_audience(engine, 3)
     extra = {"CURATOR_DELIVERY": "sendgrid", "CURATOR_SENDGRID_API_KEY": "SG.x", "CURATOR_BASE_URL": "http://x.org"}
     result = cli("send", PERIOD, "--yes", extra=extra)
-    assert isinstance(result.exception, ConfigError) and "must be https" in str(result.exception)
+    assert isinstance(result.exception, SendRefused) and "must be https" in str(result.exception)
     assert _rows(engine) == 0
 
 
