@@ -63,7 +63,11 @@ def test_send_sends_everyone_once_and_status_reports_it(cli, engine, issue, sett
     table = cli("status", PERIOD)
     assert "recipients/s" in table.output and "time left" in table.output
     again = cli("send", PERIOD, "--yes")
-    assert isinstance(again.exception, CuratorError) and "sent at most once" in str(again.exception)
+    assert again.exit_code == 0, again.output  # done is not an error
+    assert f"Issue {PERIOD} was sent on " in again.output and "12 sent" in again.output
+    assert "nothing more was sent" in again.output
+    checked = cli("send", PERIOD, "--dry-run")
+    assert checked.exit_code == 0 and "was sent on" in checked.output and "nothing to check" in checked.output
     assert len(list(settings.outbox_dir.glob("*.eml"))) == 12
 
 
