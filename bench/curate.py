@@ -124,7 +124,7 @@ def main() -> None:
         engine = store.make_engine(url)
         store.upgrade(engine)
         srcs = sources()
-        settings = Settings(database_url=url, secret_key="bench")
+        settings = Settings(database_url=url, secret_key="bench-secret-key-0123456789-abcdefgh")
         began = time.perf_counter()
         rows = generate(args.items)
         with engine.begin() as conn:

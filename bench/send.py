@@ -139,7 +139,7 @@ class Server:
 
 def worker_env(database_url: str, server: Server, feeds_path: Path) -> dict[str, str]:
     return {
-        **os.environ, "CURATOR_DATABASE_URL": database_url, "CURATOR_SECRET_KEY": "bench-secret-key-0123456789",
+        **os.environ, "CURATOR_DATABASE_URL": database_url, "CURATOR_SECRET_KEY": "bench-secret-key-0123456789-abcdef",
         "CURATOR_FEEDS": str(feeds_path), "CURATOR_BASE_URL": "https://news.example.org",
         "CURATOR_DELIVERY": "sendgrid", "CURATOR_SENDGRID_API_KEY": API_KEY, "CURATOR_SENDGRID_HOST": server.url,
         "CURATOR_SENDGRID_TIMEOUT": "120", "CURATOR_SEND_LEASE_SECONDS": "300",
@@ -259,7 +259,7 @@ def bench_baseline(server: Server) -> float:
         Section(t, t.title(), tuple(PickView(f"A good read on {t} #{r}", f"https://example.org/{t}/{r}",
                                              f"Why {t} matters. " * 3) for r in (1, 2, 3)))
         for t in TOPICS))  # fmt: skip
-    settings = Settings(secret_key="bench-secret-key-0123456789", base_url="https://news.example.org")
+    settings = Settings(secret_key="bench-secret-key-0123456789-abcdef", base_url="https://news.example.org")
     body = render.render_variant(content, list(TOPICS[:2]), settings)
     client = SendGridAPIClient(API_KEY, host=server.url)
     client.client.timeout = 30

@@ -28,6 +28,7 @@ TITLES = {
     "draft_failed": "The draft job failed",
     "ingest_failed": "The ingest job failed",
     "deliver_failed": "The scheduler's delivery pass failed",
+    "send_refused": "A send was refused",
 }
 
 

@@ -5,18 +5,33 @@ No other module reads the environment; everything takes a `Settings`.
 
 from __future__ import annotations
 
+import difflib
+import json
+import logging
+import os
+import re
+from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from curator.errors import ConfigError
 
+log = logging.getLogger("curator.config")
 PACKAGE_DIR = Path(__file__).resolve().parent
 SECRET_FIELDS = {"sendgrid_api_key", "secret_key", "database_url"}
+SECRET_KEY_MIN = 32
+MAKE_SECRET = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
+# Secrets published in Curator's own source (the demo's, before it made one per run): never secret.
+PUBLISHED_SECRETS = frozenset({"demo-secret-not-for-production"})
+# CURATOR_* variables that are not settings: the test suite's and the benchmarks' own.
+NOT_SETTINGS = ("CURATOR_TEST_", "CURATOR_BENCH_")
+# A list setting: "a@x.com,b@x.com" in the environment (NoDecode: not parsed as JSON first).
+CommaList = Annotated[list[str], NoDecode]
 
 
 def resource_path(name: str) -> Path:
@@ -61,7 +76,15 @@ class Settings(BaseSettings):
     sendgrid_host: str = Field("https://api.sendgrid.com", description="Base URL of the SendGrid API")
     sendgrid_webhook_public_key: str | None = Field(
         None,
-        description="Public key of the SendGrid signed Event Webhook; when set, unsigned posts are refused",
+        description="Verification key of SendGrid's signed Event Webhook; without it the webhook refuses every post",
+    )
+    webhook_allow_unsigned: bool = Field(
+        False,
+        description="Take unsigned Event Webhook posts when no key is set: local testing only, since anyone could "
+        "then forge bounces and complaints (serve warns)",
+    )
+    webhook_max_bytes: int = Field(
+        5_000_000, ge=1024, description="Largest Event Webhook post taken; a bigger one is refused (413) unread"
     )
     sendgrid_timeout: float = Field(30.0, description="Seconds before a SendGrid request times out")
     from_email: str = Field("newsletter@example.com", description="Sender address of every email")
@@ -118,6 +141,19 @@ class Settings(BaseSettings):
     login_window_minutes: float = Field(
         15.0, gt=0, description="Minutes over which failed sign-ins are counted (and refused after)"
     )
+    subscribe_mail_every_minutes: float = Field(
+        10.0, gt=0,
+        description="Minutes between two confirmation emails to one address; subscribing it again meanwhile "
+        "changes nothing (the page answers as usual)",
+    )
+    subscribe_ip_limit: int = Field(
+        10, ge=1,
+        description="Subscribe posts taken from one client IP per subscribe_ip_window_minutes; more get the usual "
+        "answer and do nothing",
+    )
+    subscribe_ip_window_minutes: float = Field(
+        60.0, gt=0, description="Minutes over which subscribe_ip_limit counts a client's posts"
+    )
     page_fetch_timeout: float = Field(
         5.0, gt=0, description="Seconds to fetch a page's title when an editor adds a link by hand"
     )
@@ -147,13 +183,13 @@ class Settings(BaseSettings):
     send_rate_recipients: float = Field(
         50_000.0, gt=0, description="Recipients per second, all workers"
     )
-    seed_list: list[str] = Field(
+    seed_list: CommaList = Field(
         default_factory=list, description="Addresses that get the ops test send (comma separated)"
     )
-    editor_emails: list[str] = Field(
+    editor_emails: CommaList = Field(
         default_factory=list, description="Editors told when the draft is ready (comma separated)"
     )
-    ops_emails: list[str] = Field(
+    ops_emails: CommaList = Field(
         default_factory=list, description="Ops told of missed or blocked sends (comma separated)"
     )
 
@@ -187,8 +223,33 @@ class Settings(BaseSettings):
     @field_validator("seed_list", "editor_emails", "ops_emails", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
+        """Comma-separated text (one value, several, or none) or a JSON list, as the README says."""
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                value = json.loads(text)
+            except ValueError:
+                raise ValueError("starts with [ but is not a JSON list; write the values comma-separated") from None
+            return value
+        return [part.strip() for part in text.split(",") if part.strip()]
+
+    @field_validator("secret_key")
+    @classmethod
+    def _strong_secret(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if value in PUBLISHED_SECRETS:
+            raise ValueError(
+                "this is the demo's published secret, so anyone can sign links and sessions with it: "
+                f"make a secret of your own with `{MAKE_SECRET}`"
+            )
+        if len(value) < SECRET_KEY_MIN:
+            raise ValueError(
+                f"is {len(value)} characters; it must be at least {SECRET_KEY_MIN}, random and kept secret: "
+                f"make one with `{MAKE_SECRET}`"
+            )
         return value
 
     @field_validator("timezone")
@@ -232,27 +293,52 @@ def mask(secret: str) -> str:
     return secret[:3] + "…" if len(secret) > 8 else "…"
 
 
-def mask_url(url: str) -> str:
-    """Hide the password of a database URL."""
-    from sqlalchemy.engine import make_url
+# key=value pairs whose value is a password, in a URL's query or a libpq keyword string.
+_SECRET_PAIR = re.compile(r"(?i)(\b[\w.-]*(?:pass|pwd|secret|token)[\w.-]*\s*=\s*)('[^']*'|[^&;\s#]*)")
 
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return url
+
+def mask_url(url: str) -> str:
+    """A database URL with every password form hidden: in the userinfo (even with @ in it) and in key=value pairs.
+
+    Parsed by hand, not by SQLAlchemy: its parser splits `user:p@ss@host` at the first @ and leaves
+    query parameters alone. When in doubt this hides too much, never too little.
+    """
+    text = _SECRET_PAIR.sub(lambda m: m.group(1) + "***", url)
+    scheme, sep, rest = text.partition("://")
+    if not sep or "@" not in rest:
+        return text
+    userinfo, _, host = rest.rpartition("@")  # the last @: a password may hold @ too
+    user, colon, _password = userinfo.partition(":")
+    return f"{scheme}://{user}:***@{host}" if colon else text
+
+
+def unknown_settings(environ: Mapping[str, str]) -> list[str]:
+    """A warning for each CURATOR_* variable that is no setting, naming the closest real one."""
+    known = {f"CURATOR_{name.upper()}" for name in Settings.model_fields} | {"CURATOR_SENDGRID_API_KEY"}
+    found = []
+    for name in sorted(environ):
+        if not name.startswith("CURATOR_") or name in known or name.startswith(NOT_SETTINGS):
+            continue
+        close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]}?" if close else "`curator config --markdown` lists the settings"
+        found.append(f"{name} is not a Curator setting and is ignored: {hint}")
+    return found
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Settings from the environment, with command-line overrides on top."""
+    """Settings from the environment, with command-line overrides on top; misspelled names are warned about."""
     from pydantic import ValidationError
 
+    for warning in unknown_settings(os.environ):
+        log.warning(warning)
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
             field = ".".join(str(p) for p in err["loc"])
-            lines.append(f"setting CURATOR_{field.upper()}: {err['msg']}")
+            message = err["msg"].removeprefix("Value error, ")
+            lines.append(f"setting CURATOR_{field.upper()}: {message}")
         raise ConfigError("\n".join(lines)) from None
 
 

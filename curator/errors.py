@@ -13,6 +13,7 @@
     │   ├── Forbidden            signed in, but the role (or a missing form token) forbids it
     │   └── TooManyAttempts      too many failed sign-ins from one address; wait
     └── DeliveryError            the provider refused the whole send (bad key)
+        └── SendRefused          Curator refused to start it (http links for a real send); ops have an alert
 """
 
 
@@ -45,6 +46,10 @@ class BadToken(CuratorError):
 
 
 class DeliveryError(CuratorError):
+    pass
+
+
+class SendRefused(DeliveryError):
     pass
 
 

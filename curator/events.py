@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -26,6 +27,11 @@ from curator.subscribers import suppress
 
 SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
+# SendGrid retries a post for up to 24 hours; an older signature is a replay. Clocks drift a little.
+SIGNATURE_MAX_AGE = 24 * 3600 + 300
+SIGNATURE_FUTURE_SKEW = 300
+# SendGrid's events are a list of flat objects (a few hold a list or an object): 4 levels; 8 is generous.
+MAX_DEPTH = 8
 # What each suppressing event means for the address (see `_suppression` for drops and bounces).
 SUPPRESSING = {"spamreport": "complained", "unsubscribe": "unsubscribed", "group_unsubscribe": "unsubscribed"}
 COUNTED = {  # per-issue deliverability: our name -> SendGrid's event names
@@ -65,29 +71,70 @@ def _verifier(public_key: str):
         ) from None
 
 
-def verify(settings: Settings, payload: bytes, signature: str | None, timestamp: str | None) -> bool:
-    """Whether the post is signed by SendGrid's key; True when no key is configured."""
+def refusal(settings: Settings) -> str | None:
+    """Why the endpoint takes no posts at all (no key, no opt-in), or None when it takes them."""
+    if settings.sendgrid_webhook_public_key or settings.webhook_allow_unsigned:
+        return None
+    return (
+        "the event webhook is not configured: set CURATOR_SENDGRID_WEBHOOK_PUBLIC_KEY to the verification key of "
+        "SendGrid's signed Event Webhook (Settings > Mail Settings > Event Webhook > Signature verification); "
+        "CURATOR_WEBHOOK_ALLOW_UNSIGNED=true takes unsigned posts, for local testing only"
+    )
+
+
+def verify(
+    settings: Settings, payload: bytes, signature: str | None, timestamp: str | None, *, at: float | None = None
+) -> str | None:
+    """What is wrong with a post's signature, or None when it is SendGrid's and recent.
+
+    Without a key, only the explicit opt-in (CURATOR_WEBHOOK_ALLOW_UNSIGNED) lets a post through.
+    A signature older than SendGrid's retry window is a replay, however valid.
+    """
     if not settings.sendgrid_webhook_public_key:
-        return True
+        return None if settings.webhook_allow_unsigned else refusal(settings)
     if not signature or not timestamp:
-        return False
+        return "unsigned: the signature headers are missing"
     try:
-        return bool(_verifier(settings.sendgrid_webhook_public_key).verify_signature(
+        signed_at = int(timestamp)
+    except ValueError:
+        return "the signature's timestamp is not a number"
+    age = (time.time() if at is None else at) - signed_at
+    if age > SIGNATURE_MAX_AGE or age < -SIGNATURE_FUTURE_SKEW:
+        return f"the signature's timestamp is {age / 3600:+.1f} hours off: a replay, or a clock far off"
+    try:
+        valid = _verifier(settings.sendgrid_webhook_public_key).verify_signature(
             payload.decode("utf-8"), signature, timestamp
-        ))  # fmt: skip
+        )
     except (ValueError, UnicodeDecodeError):  # bad base64, bad DER in the signature
-        return False
+        valid = False
+    return None if valid else "the signature does not match"
 
 
 def parse(payload: bytes) -> list[dict[str, Any]]:
     """The events of one post, or BadEvents saying what is wrong with it."""
     try:
         data = json.loads(payload)
+    except RecursionError:
+        raise BadEvents("the event webhook body is nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadEvents(f"the event webhook body is not JSON: {exc}") from None
     if not isinstance(data, list) or not all(isinstance(e, dict) for e in data):
         raise BadEvents("the event webhook body must be a JSON list of event objects, as SendGrid posts")
+    if _depth(data) > MAX_DEPTH:
+        raise BadEvents(f"the event webhook body is nested more than {MAX_DEPTH} levels deep; SendGrid's is not")
     return data
+
+
+def _depth(value: Any) -> int:
+    """How deeply lists and objects nest in `value`, without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            if level <= MAX_DEPTH:  # deeper than that is refused anyway: stop looking
+                stack.extend((child, level + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
 
 
 def apply(conn: Connection, batch: list[dict[str, Any]]) -> Applied:

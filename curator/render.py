@@ -128,7 +128,9 @@ def _subscriber_id(subscriber: Mapping) -> int:
 
 
 def confirm_url(settings: Settings, subscriber: Mapping) -> str:
-    token = tokens.make_token(settings, "confirm", _subscriber_id(subscriber), subscriber["email"])
+    token = tokens.make_token(
+        settings, "confirm", _subscriber_id(subscriber), subscriber["email"], subscriber.get("confirm_nonce")
+    )
     return f"{_base_url(settings)}/confirm/{token}"
 
 

@@ -37,6 +37,7 @@ class Claim:
     subscriber_id: int
     email_digest: str
     issued_at: datetime
+    attempt: str | None = None  # confirm links: the subscription attempt they were made for
 
     def matches(self, email: str) -> bool:
         """Whether the token was made for this address (the subscriber may have changed since)."""
@@ -64,10 +65,13 @@ def _serializer(settings: Settings, purpose: str) -> URLSafeTimedSerializer:
     return _cached_serializer(settings.secret_key, purpose)
 
 
-def make_token(settings: Settings, purpose: str, subscriber_id: int, email: str) -> str:
-    """A URL-safe token for `purpose`, bound to the subscriber's id and address."""
+def make_token(settings: Settings, purpose: str, subscriber_id: int, email: str, attempt: str | None = None) -> str:
+    """A URL-safe token for `purpose`, bound to the subscriber's id and address (and a confirm link's attempt)."""
     serializer = _serializer(settings, purpose)
-    return _fast_dumps(serializer, _signing_key(serializer), [int(subscriber_id), email_digest(email)])
+    payload: list = [int(subscriber_id), email_digest(email)]
+    if attempt is not None:
+        payload.append(attempt)
+    return _fast_dumps(serializer, _signing_key(serializer), payload)
 
 
 @lru_cache(maxsize=64)
@@ -120,8 +124,9 @@ def read_token(settings: Settings, purpose: str, token: str) -> Claim:
             "as sent, or subscribe again"
         ) from None
     if not (
-        isinstance(payload, list) and len(payload) == 2
-        and isinstance(payload[0], int) and isinstance(payload[1], str)
+        isinstance(payload, list) and len(payload) in (2, 3)
+        and isinstance(payload[0], int) and all(isinstance(part, str) for part in payload[1:])
     ):
         raise BadToken(f"this {purpose} link does not name a subscriber: subscribe again")
-    return Claim(purpose, payload[0], payload[1], signed_at.astimezone(UTC))
+    attempt = payload[2] if len(payload) == 3 else None
+    return Claim(purpose, payload[0], payload[1], signed_at.astimezone(UTC), attempt)

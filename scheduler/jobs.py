@@ -18,7 +18,7 @@ from sqlalchemy import Engine, exists, select
 
 from curator import alerts, editorial
 from curator.config import Settings, load_settings
-from curator.errors import CuratorError, IllegalTransition
+from curator.errors import CuratorError, IllegalTransition, SendRefused
 from curator.store.schema import deliveries, issues
 from curator.store.schema import now as utcnow
 from scheduler import open_database
@@ -141,7 +141,7 @@ def grace(settings: Settings) -> timedelta:
 def send(settings: Settings, engine: Engine, *, now: datetime | None = None) -> str:
     """Start the send of the issue due now, at most once and only when approved; returns what happened.
 
-    Outcomes: missed, unscheduled, no_issue, cancelled, already_started, unapproved, started.
+    Outcomes: missed, unscheduled, no_issue, cancelled, already_started, unapproved, refused, started.
     The batches go out through workers: `curator worker`, or the scheduler's own deliver job.
     """
     now = now or utcnow()
@@ -162,9 +162,11 @@ def start(settings: Settings, engine: Engine, period: str) -> str:
     outcome, problem = _check(settings, engine, period)
     if outcome is None:
         try:
-            started = deliver.start(engine, period, ACTOR)
+            started = deliver.start(engine, period, ACTOR, settings)
         except IllegalTransition:  # a racing caller moved it first: its send is the one
             outcome = "already_started"
+        except SendRefused:  # http links for a real send: deliver recorded the alert
+            outcome = "refused"
         except CuratorError as exc:  # reopened by an editor since the check, say
             outcome, problem = "unapproved", ("send_unapproved", f"Issue {period} was not sent: {exc}.")
         else:
@@ -255,6 +257,8 @@ def alert_missed(settings: Settings, engine: Engine, due: datetime, now: datetim
 
 def alert_failed(settings: Settings, engine: Engine, job_id: str, exc: BaseException) -> None:
     """A job raised: tell ops once (until they acknowledge it), not every hour."""
+    if isinstance(exc, SendRefused):  # delivery recorded its own alert, which says what to fix
+        return
     kind = f"{job_id}_failed"
     with engine.connect() as conn:
         if any(a["kind"] == kind for a in alerts.list_alerts(conn, open_only=True, limit=200)):

@@ -126,7 +126,7 @@ def settings(db_url, tmp_path):
     return Settings(
         database_url=db_url,
         outbox_dir=tmp_path / "outbox",
-        secret_key="test-secret-key-0123456789",
+        secret_key="test-secret-key-0123456789-abcdefghij",
         base_url="https://news.example.org",
         feeds=REPO / "feeds.yaml",
     )

@@ -38,6 +38,8 @@ def test_the_demo_reports_what_it_did(demo_dir):
     assert "emails written: 5 (sent 5, failed 0)" in out
     assert str(folder / "outbox") in out and str(folder / "preview.html") in out
     assert "<html" in (folder / "preview.html").read_text().lower()
+    # The next steps run as printed, without an activated virtual environment: curator by its path.
+    assert "bin/curator users add you@example.com" in out and "bin/curator serve" in out
 
 
 def test_every_email_is_a_complete_newsletter(demo_dir):

@@ -17,7 +17,7 @@ HOSTILE = '<script>alert("x")</script> & "quotes"'
 @pytest.fixture
 def conf():
     return Settings(
-        secret_key="render-secret-key-0123456789", base_url="https://news.example.org/",
+        secret_key="render-secret-key-0123456789-abcdefgh", base_url="https://news.example.org/",
         postal_address="Curator Ltd, 9 Quay Street, Galway, Ireland", from_name="Growth Notes",
     )
 
@@ -152,7 +152,7 @@ def test_the_archive_page_has_no_personal_values(conf, content):
 
 
 def test_the_footer_names_the_sender_once(conf, content):
-    default = Settings(secret_key="render-secret-key-0123456789")  # postal address "Curator, 1 Example ..."
+    default = Settings(secret_key="render-secret-key-0123456789-abcdefgh")  # postal address "Curator, 1 Example ..."
     emails = {
         "issue": lambda settings: render.render_for(content, SUB, settings),
         "confirmation": lambda settings: render.render_confirmation(settings, SUB),

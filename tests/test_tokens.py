@@ -15,7 +15,7 @@ from curator.errors import BadToken, ConfigError
 
 @pytest.fixture
 def keyed():
-    return Settings(secret_key="a-secret-key-for-tests-0123456789", confirm_max_age_days=7)
+    return Settings(secret_key="a-secret-key-for-tests-0123456789-abc", confirm_max_age_days=7)
 
 
 def test_a_token_names_its_subscriber_and_address(keyed):
@@ -50,7 +50,7 @@ def test_an_altered_token_is_refused(keyed):
 
 
 def test_a_token_signed_with_another_key_is_forged(keyed):
-    forger = Settings(secret_key="not-our-secret-key-at-all-012345")
+    forger = Settings(secret_key="not-our-secret-key-at-all-0123456789")
     token = tokens.make_token(forger, "confirm", 1, "ann@example.com")
     with pytest.raises(BadToken, match="broken or was altered"):
         tokens.read_token(keyed, "confirm", token)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import secrets
 import shutil
+import sys
 import time
 from datetime import datetime
 from pathlib import Path
@@ -20,7 +22,6 @@ from curator.ingest import run_ingest
 from curator.sources import load_sources
 
 ACTOR = "demo"
-DEMO_SECRET = "demo-secret-not-for-production"
 DEMO_SUBSCRIBERS = (
     ("ada@example.com", "Ada", ("machine-learning", "software-engineering")),
     ("grace@example.org", "Grace", ("leadership", "career")),
@@ -63,7 +64,8 @@ def demo(
     settings = load_settings(
         database_url=f"sqlite:///{folder / 'curator.db'}", feeds=sources_path, delivery="outbox",
         outbox_dir=folder / "outbox", allow_file_feeds=True,
-        secret_key=state.settings().secret_key or DEMO_SECRET,
+        # A secret of its own each run (demo.env keeps it): a demo secret in the source would be public.
+        secret_key=state.settings().secret_key or secrets.token_urlsafe(32),
         timezone=state.settings().timezone, base_url=state.settings().base_url,
     )
     sources = load_sources(sources_path)
@@ -178,11 +180,26 @@ def _stop_for_review(folder: Path, env_file: Path, period: str, draft) -> None:
 
 
 def _next_steps(folder: Path, env_file: Path) -> None:
+    curator = _command()
     console.print(
         "\n[bold]Try the desk and the console[/] (in this shell):\n"
         f"  set -a; . {env_file}; set +a\n"
-        "  curator users add you@example.com --role admin\n"
-        "  curator serve            # then open http://localhost:8000/desk\n"
-        "Sends started from the console are delivered by `curator worker` (or the scheduler).",
+        f"  {curator} users add you@example.com --role admin\n"
+        f"  {curator} serve            # then open http://localhost:8000/desk\n"
+        f"Sends started from the console are delivered by `{curator} worker` (or the scheduler).",
         highlight=False,
     )
+
+
+def _command() -> str:
+    """How to run `curator` from this shell: the virtual environment's own copy, by its path.
+
+    `make demo` runs in .venv without activating it, so a bare `curator` is "command not found".
+    """
+    here = Path(sys.executable).parent / "curator"
+    if not here.exists():
+        return "curator"
+    try:
+        return str(here.relative_to(Path.cwd()))
+    except ValueError:
+        return str(here)

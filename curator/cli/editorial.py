@@ -39,6 +39,14 @@ def draft(
     for topic in result.topics:
         table.add_row(topic.name, str(topic.quota), str(topic.candidates), str(topic.added))
     console.print(table)
+    if not result.scored_items:  # nothing new to pick from: say where new items come from
+        console.print(
+            f"There are no new items since {result.since:%Y-%m-%d %H:%M} UTC (the last issue went out then, or "
+            f"nothing was ingested in the last {settings.draft_window_days} days), so the draft has no candidates. "
+            f"Run `curator ingest` to fetch the feeds, then `curator draft {period}` again.",
+            highlight=False,
+        )
+        return
     console.print(
         f"Scored {result.scored_items} items published since {result.since:%Y-%m-%d %H:%M} UTC; "
         f"added {result.added} candidates. Next: `curator picks {period}`, or the desk (`curator serve`)."
@@ -66,7 +74,8 @@ def picks(
         )
     console.print(table)
     if not rows:
-        console.print(f"Issue {period} has no picks yet: `curator draft {period}` adds candidates.")
+        console.print(f"Issue {period} has no picks yet: `curator draft {period}` adds candidates from the items "
+                      "ingested (`curator ingest` fetches new ones).")
 
 
 @app.command("approve")

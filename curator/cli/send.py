@@ -47,6 +47,8 @@ def send(
     if to:
         _send_test(settings, period, to, topics)
         return
+    if _already_sent(period, dry_run):
+        return
     if dry_run:
         _dry_run(settings, period)
         return
@@ -55,11 +57,6 @@ def send(
             "CURATOR_DELIVERY=sandbox makes SendGrid validate without delivering, so a real send would use up "
             f"the issue and reach nobody: run `curator send {period} --dry-run` (SendGrid checks one request per "
             "variant) or `--to ADDRESS`, then set CURATOR_DELIVERY=sendgrid to send"
-        )
-    if settings.delivery == "sendgrid" and not settings.base_url.startswith("https://"):
-        raise ConfigError(
-            f"CURATOR_BASE_URL is {settings.base_url}: the unsubscribe links of a real send must be https "
-            "(RFC 8058, and Gmail and Yahoo require it); set it to the web app's public https address"
         )
     if workers > 1 and settings.is_sqlite:
         raise ConfigError(
@@ -70,7 +67,7 @@ def send(
     if not _confirmed(engine, period, yes, settings):
         console.print("Nothing was sent.")
         raise typer.Exit(1)
-    started = deliver.start(engine, period, actor())
+    started = deliver.start(engine, period, actor(), settings)
     if started.resumed:
         console.print(f"Continuing the send of {period} (the audience was frozen when it started).")
     else:
@@ -80,6 +77,24 @@ def send(
     else:
         _run_processes(settings, engine, period, workers)
     _summary(engine, period)
+
+
+def _already_sent(period: str, dry_run: bool) -> bool:
+    """An issue sent in full is done, not an error: say so, with its counts (exit 0)."""
+    current = deliver.status(state.engine("send"), period)
+    if current.status != "sent" or current.waiting:
+        return False
+    when = f" on {current.sent_at:%Y-%m-%d %H:%M} UTC" if current.sent_at else ""
+    counts = current.counts
+    console.print(
+        f"Issue {period} was sent{when}: {counts['sent']} sent, {counts['failed']} failed, "
+        f"{counts['skipped']} skipped. An issue is sent at most once, so "
+        f"{'there is nothing to check' if dry_run else 'nothing more was sent'}. "
+        f"`curator status {period}` shows its deliverability"
+        + (f"; `curator retry {period}` queues the failures again." if counts["failed"] else "."),
+        highlight=False,
+    )
+    return True
 
 
 def _send_test(settings: Settings, period: str, to: str, topics: str | None) -> None:

@@ -128,9 +128,13 @@ def forget(
     The address stays in the suppression list only if it bounced or complained, so that
     Curator never mails it again; an unsubscribe suppression is deleted with the rest.
     """
+    from curator import store
+    from curator.deliver.outbox import forget_files
+
     if not yes:
         typer.confirm(f"Erase everything stored about {email}?", abort=True)
-    with state.engine("subscribers forget").begin() as conn:
+    engine = state.engine("subscribers forget")
+    with engine.begin() as conn, store.secure_delete(conn):
         done = subscribers.forget(conn, email)
         # The audit log names the subscriber by id only: it must not keep the address.
         audit(conn, ACTOR, "subscriber.forget", f"subscriber:{done['subscriber_id'] or 'none'}",
@@ -142,3 +146,9 @@ def forget(
         f"suppression {done['suppression']}.",
         highlight=False, soft_wrap=True,
     )
+    files = forget_files(state.settings(), done["email"])
+    if files:
+        console.print(f"Deleted {files} outbox file(s) addressed to them in {state.settings().outbox_dir}.")
+    if not store.checkpoint(engine):  # until then the erased rows are still in SQLite's -wal file
+        console.print("[yellow]warning:[/] another process is reading the database, so its write-ahead log (-wal "
+                      "file) still holds the erased rows; run this command again once it stopped, or when idle.")

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, func, select
 from curator import editorial, render
 from curator.config import Settings
 from curator.deliver import ledger
+from curator.deliver.links import insecure_links, require_secure_links
 from curator.errors import CuratorError, IllegalTransition
 from curator.store.schema import send_batches
 from curator.subscribers import audience_select
@@ -46,8 +47,13 @@ def audience_size(engine: Engine) -> int:
         return conn.execute(select(func.count()).select_from(audience_select().subquery())).scalar_one()
 
 
-def start(engine: Engine, period: str, actor: str) -> Started:
-    """Freeze the audience and move the issue to sending; on a send under way, continue it."""
+def start(engine: Engine, period: str, actor: str, settings: Settings | None = None) -> Started:
+    """Freeze the audience and move the issue to sending; on a send under way, continue it.
+
+    With `settings`, a send the workers would refuse (see deliver.links) is refused here first.
+    """
+    if settings is not None:
+        require_secure_links(settings, engine, settings.delivery, actor=actor)
     with engine.begin() as conn:
         issue = editorial.get_issue(conn, period)
         refuse_unapproved(issue)
@@ -190,8 +196,7 @@ def dry_run(settings: Settings, engine: Engine, period: str) -> DryRun:
     report = DryRun(period, issue["status"], sum(g[1] for g in groups))
     if not content.sections:
         report.problems.append(f"issue {period} has no approved picks: the email would be empty")
-    if not settings.base_url.startswith("https://"):
-        note = f"CURATOR_BASE_URL is {settings.base_url}: List-Unsubscribe needs an https URL (RFC 8058)"
+    if (note := insecure_links(settings)) is not None:
         # Only a real send is refused for it; the outbox is for development.
         (report.problems if settings.delivery != "outbox" else report.warnings).append(note)
     for variant, count, first_id in groups:

@@ -104,6 +104,27 @@ class OutboxBackend:
         return msg.as_bytes()
 
 
+def forget_files(settings: Settings, email: str) -> int:
+    """Delete every outbox file addressed to (or naming) `email`; returns how many.
+
+    The outbox is for development and demos, so reading each file is affordable; a name
+    pattern alone would miss a test copy or a confirmation sent to the address.
+    """
+    folder = Path(settings.outbox_dir)
+    if not folder.is_dir():
+        return 0
+    needle = email.strip().lower().encode()
+    removed = 0
+    for path in folder.glob("*.eml"):
+        try:
+            if needle in path.read_bytes().lower():
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:  # removed meanwhile
+            continue
+    return removed
+
+
 def _write_atomically(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "wb") as f:

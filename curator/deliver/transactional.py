@@ -7,6 +7,7 @@ from sqlalchemy import Engine
 from curator import editorial, render
 from curator.config import Settings
 from curator.deliver.backends import Outcome, SingleMessage, make_backend
+from curator.deliver.links import require_secure_links
 from curator.errors import DeliveryError
 from curator.subscribers import find, normalize_email
 
@@ -40,6 +41,7 @@ def send_test(settings: Settings, engine: Engine, period: str, to_email: str, to
     from curator.sources import load_sources
 
     address = normalize_email(to_email)
+    require_secure_links(settings, engine, settings.delivery)  # the copy carries the same unsubscribe link
     known = [(t.name, t.title) for t in load_sources(settings.feeds).topics]
     with engine.connect() as conn:
         issue = editorial.get_issue(conn, period)

@@ -27,7 +27,8 @@ from curator import editorial, render
 from curator.config import Settings
 from curator.deliver import ledger, throttle
 from curator.deliver.backends import Backend, BatchMessage, BatchResult, Outcome, Recipient, make_backend
-from curator.errors import ConfigError, DeliveryError, IllegalTransition
+from curator.deliver.links import require_secure_links
+from curator.errors import ConfigError, DeliveryError, IllegalTransition, SendRefused
 from curator.store.schema import deliveries, issues
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,11 @@ class Worker:
         self.engine = engine
         self.period = period
         self.backend = backend or make_backend(settings)
+        try:
+            require_secure_links(settings, engine, self.backend.name, actor=f"worker {name or worker_name()}")
+        except SendRefused:
+            self.backend.close()
+            raise
         self.throttled = self.backend.name != "outbox"  # the rate limits are SendGrid's
         self.stop = stop or threading.Event()
         self.on_progress = on_progress

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
+from curator.config import mask_url
 from curator.errors import DatabaseError
 from curator.store import schema
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
-__all__ = ["schema", "make_engine", "upgrade", "current_revision", "head_revision", "open_db"]
+__all__ = [
+    "schema", "make_engine", "upgrade", "current_revision", "head_revision", "open_db", "secure_delete", "checkpoint",
+]
 
 
 def normalize_url(url: str) -> str:
@@ -46,10 +51,10 @@ def _parse(url: str):
         parsed = make_url(normalize_url(url))
         parsed.get_dialect()
     except ArgumentError:
-        raise DatabaseError(f"CURATOR_DATABASE_URL is not a database URL: {url!r}") from None
+        raise DatabaseError(f"CURATOR_DATABASE_URL is not a database URL: {mask_url(url)!r}") from None
     except (NoSuchModuleError, ImportError):
         raise DatabaseError(
-            f"CURATOR_DATABASE_URL names a database Curator does not support: {url!r}; "
+            f"CURATOR_DATABASE_URL names a database Curator does not support: {mask_url(url)!r}; "
             "use sqlite:///PATH or postgresql+psycopg://USER@HOST/NAME"
         ) from None
     if parsed.get_backend_name() not in ("sqlite", "postgresql"):
@@ -125,6 +130,36 @@ def open_db(url: str, *, command_name: str = "this command") -> Engine:
             f"before `curator {command_name}`."
         )
     return engine
+
+
+@contextmanager
+def secure_delete(conn: Connection) -> Iterator[None]:
+    """Within it, SQLite overwrites what is deleted or shrunk with zeros instead of leaving it in free space."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    conn.exec_driver_sql("PRAGMA secure_delete=ON")
+    try:
+        yield
+    finally:
+        conn.exec_driver_sql("PRAGMA secure_delete=OFF")
+
+
+def checkpoint(engine: Engine) -> bool:
+    """Copy SQLite's write-ahead log into the database file and empty it; False when a reader held it back.
+
+    Until then, rows deleted from the database still sit in the -wal file. PostgreSQL: nothing to do.
+    """
+    if engine.dialect.name != "sqlite":
+        return True
+    raw = engine.raw_connection()  # outside a transaction: a checkpoint cannot run inside one
+    try:
+        cursor = raw.cursor()
+        busy, _log, _done = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        cursor.close()
+    finally:
+        raw.close()
+    return busy == 0
 
 
 def _first_line(exc: Exception) -> str:

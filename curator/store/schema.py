@@ -187,6 +187,8 @@ subscribers = Table(
     Column("confirmed_at", UTCDateTime),
     Column("unsubscribed_at", UTCDateTime),
     Column("source", String(50), nullable=False, default="cli"),
+    # The current subscription attempt: its confirm link names it, so an earlier attempt's link stops working.
+    Column("confirm_nonce", String(32)),
     CheckConstraint(_in("status", SUBSCRIBER_STATUSES), name="status"),
 )
 
@@ -284,6 +286,16 @@ rate_limits = Table(
     Column("name", String(100), primary_key=True),
     Column("tat", Float, nullable=False, default=0.0),
     Column("rate", Float, nullable=False),
+)
+
+# Fixed-window counters (curator.ratelimit): abuse limits that hold across processes and machines.
+rate_counters = Table(
+    "rate_counters",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("window_start", BigInteger().with_variant(Integer, "sqlite"), nullable=False),
+    Column("hits", Integer, nullable=False),
+    Column("expires_at", BigInteger().with_variant(Integer, "sqlite"), nullable=False, index=True),
 )
 
 locks = Table(

@@ -18,6 +18,9 @@ from curator.subscribers._addresses import clean_topics, normalize_email, split_
 from curator.subscribers._lifecycle import add
 
 CSV_TOPIC_SEP = ";"
+# A cell starting with one of these is a formula to a spreadsheet (OWASP, "CSV Injection"): it is
+# exported with a ' in front, which spreadsheets show as text, and the import takes the ' off again.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 EXPORT_COLUMNS = ("email", "name", "topics", "status", "source", "created_at", "confirmed_at", "unsubscribed_at")
 
 
@@ -53,7 +56,7 @@ def read_csv(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
     reader.fieldnames = columns
     try:
         for row in reader:
-            yield reader.line_num, {k: (v or "").strip() for k, v in row.items() if isinstance(k, str)}
+            yield reader.line_num, {k: unescape_cell(v or "").strip() for k, v in row.items() if isinstance(k, str)}
     except csv.Error as exc:
         raise CuratorError(f"{path}:{reader.line_num}: not a readable CSV line ({exc})") from None
 
@@ -107,7 +110,7 @@ def export_csv(conn: Connection, out: IO[str], status: str | None = None) -> int
     count = 0
     for row in conn.execute(query).mappings():
         values = dict(row) | {"topics": CSV_TOPIC_SEP.join(row["topics"] or [])}
-        writer.writerow(["" if values[c] is None else _text(values[c]) for c in EXPORT_COLUMNS])
+        writer.writerow(["" if values[c] is None else escape_cell(_text(values[c])) for c in EXPORT_COLUMNS])
         count += 1
     return count
 
@@ -115,3 +118,22 @@ def export_csv(conn: Connection, out: IO[str], status: str | None = None) -> int
 def _text(value: object) -> str:
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
+
+def escape_cell(text: str) -> str:
+    """The cell as a spreadsheet will not run it: a ' before a formula's first character.
+
+    A value that already starts with ' before such a character gets one more, so that
+    `unescape_cell` gives back every value exactly.
+    """
+    if text.startswith(FORMULA_STARTS) or _escaped(text):
+        return "'" + text
+    return text
+
+
+def unescape_cell(text: str) -> str:
+    """A cell as `escape_cell` wrote it, back to its value."""
+    return text[1:] if _escaped(text) else text
+
+
+def _escaped(text: str) -> bool:
+    return text[:1] == "'" and (text[1:].startswith(FORMULA_STARTS) or text[1:2] == "'")

@@ -9,6 +9,8 @@ guarded by the status it read, like editorial.transition for issues:
 
 from __future__ import annotations
 
+import hmac
+import secrets
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -216,16 +218,36 @@ def from_token(conn: Connection, settings: Settings, purpose: str, token: str) -
 
 
 def confirmable(conn: Connection, settings: Settings, token: str) -> dict:
-    """The subscriber a confirm link would activate (or already did), or BadToken; changes nothing."""
+    """The subscriber a confirm link would activate (or already did), or BadToken; changes nothing.
+
+    The link must be the latest attempt's: after a new subscription (say, once unsubscribed),
+    the links mailed for earlier ones no longer confirm anything.
+    """
     sub = from_token(conn, settings, "confirm", token)
+    attempt = tokens.read_token(settings, "confirm", token).attempt
     if sub["status"] == "active":
         return sub
+    if not _same_attempt(attempt, sub.get("confirm_nonce")):
+        raise BadToken("this confirm link was replaced by a newer one: use the link in the latest email")
     if sub["status"] != "pending":
         raise BadToken(f"this confirm link is no longer valid ({sub['email']} is {sub['status']}): subscribe again")
     blocked = suppression(conn, sub["email"])
     if blocked is not None and blocked["reason"] in PERMANENT_REASONS:
         raise BadToken("this confirm link is no longer valid: the address cannot receive mail from us")
     return sub
+
+
+def _same_attempt(claimed: str | None, current: str | None) -> bool:
+    if claimed is None or current is None:
+        return claimed is None and current is None  # links made before attempts were recorded
+    return hmac.compare_digest(claimed, current)
+
+
+def new_attempt(conn: Connection, sub: dict) -> dict:
+    """A new subscription attempt for a pending subscriber: the next confirm link names it, older ones stop."""
+    nonce = secrets.token_urlsafe(16)
+    conn.execute(update(subscribers).where(subscribers.c.id == sub["id"]).values(confirm_nonce=nonce))
+    return get(conn, sub["id"])
 
 
 def confirm(conn: Connection, settings: Settings, token: str) -> dict:

@@ -1,12 +1,16 @@
 """`GET /healthz`: the database answers, its schema is current, and the scheduler's leader is beating.
 
-200 when every check passes, 503 otherwise, with one JSON object saying which failed.
+200 when every check passes, 503 otherwise. Anyone gets `{"status": "ok"}` or
+`{"status": "unhealthy"}`; a signed-in ops user or admin also gets every check with its
+details (the scheduler's host:pid, the schema revision), which tell an outsider too much.
+A failing check is logged with its details, for ops who cannot sign in (the database is down).
 A load balancer that routes to the web app should ask `/healthz?scope=web`, which leaves
 out the scheduler: a silent scheduler is for ops to fix, not a reason to stop serving pages.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Literal
 
 from fastapi import APIRouter, Query, Request
@@ -15,7 +19,9 @@ from starlette.responses import JSONResponse
 from curator import store
 from curator.errors import DatabaseError
 
+log = logging.getLogger("curator.web.health")
 router = APIRouter()
+DETAIL_ROLES = ("ops", "admin")
 
 
 @router.get("/healthz", include_in_schema=False)
@@ -35,10 +41,24 @@ def healthz(request: Request, scope: Literal["all", "web"] = Query("all")) -> JS
         if scope == "all":
             checks["scheduler"] = _scheduler(engine, settings.scheduler_lock_timeout)
     healthy = all(check["ok"] for check in checks.values())
-    return JSONResponse(
-        {"status": "ok" if healthy else "unhealthy", "checks": checks},
-        status_code=200 if healthy else 503, headers={"Cache-Control": "no-store"},
-    )
+    if not healthy:
+        log.warning("unhealthy: %s", "; ".join(f"{name}: {c.get('error', 'failed')}"
+                                                for name, c in checks.items() if not c["ok"]))
+    body: dict = {"status": "ok" if healthy else "unhealthy"}
+    if _ops(request):
+        body["checks"] = checks
+    return JSONResponse(body, status_code=200 if healthy else 503, headers={"Cache-Control": "no-store"})
+
+
+def _ops(request: Request) -> bool:
+    """Whether the visitor is signed in as ops or admin; nobody is when the database cannot say."""
+    from curator.web.auth import current_user
+
+    try:
+        user = current_user(request)
+    except Exception:  # the database may be what is down
+        return False
+    return user is not None and user["role"] in DETAIL_ROLES
 
 
 def _scheduler(engine, timeout: float) -> dict:

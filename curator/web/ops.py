@@ -278,7 +278,7 @@ def send_now(request: Request, period: str, user: dict = Depends(OPS)) -> Respon
     _issue(request, period)
 
     def action() -> str:
-        started = deliver.start(_engine(request), period, user["email"])
+        started = deliver.start(_engine(request), period, user["email"], session.settings_of(request))
         if started.resumed:
             return f"The send of {period} was already under way; workers continue it."
         return f"Started the send of {period} to {started.frozen} recipients. Workers deliver it."

@@ -123,15 +123,15 @@ def subscribe(
     known = _topics(settings)
     if website:  # the hidden field only bots fill in: answer as usual, do nothing
         return _check_inbox()
+    client = request.client.host if request.client else "unknown"
     try:
         with request.app.state.engine.begin() as conn:
-            sub, should_send = subscribers.subscribe(
-                conn, email, name=name, topics=topics, known_topics=[t.name for t in known]
-            )
+            sub = subscribers.signup(conn, settings, email, name=name, topics=topics,
+                                     known_topics=[t.name for t in known], client=client)
     except (InvalidAddress, NotFound) as exc:
-        return _page("public/subscribe.html", 400, topics=known, email=email, name=name, chosen=topics,
+        return _page("public/subscribe.html", 400, topics=known, email=email, name=name[:200], chosen=topics,
                      error=str(exc))
-    if should_send and sub is not None:
+    if sub is not None:
         try:
             subscribers.send_confirmation(settings, sub, send)
         except CuratorError as exc:

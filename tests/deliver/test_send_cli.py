@@ -12,7 +12,7 @@ from sqlalchemy import func, select, update
 from typer.testing import CliRunner
 
 from curator import deliver
-from curator.errors import ConfigError, CuratorError
+from curator.errors import ConfigError, CuratorError, SendRefused
 from curator.store.schema import deliveries, issues
 from tests.conftest import REPO
 from tests.deliver.helpers import PERIOD, add_audience
@@ -63,7 +63,11 @@ def test_send_sends_everyone_once_and_status_reports_it(cli, engine, issue, sett
     table = cli("status", PERIOD)
     assert "recipients/s" in table.output and "time left" in table.output
     again = cli("send", PERIOD, "--yes")
-    assert isinstance(again.exception, CuratorError) and "sent at most once" in str(again.exception)
+    assert again.exit_code == 0, again.output  # done is not an error
+    assert f"Issue {PERIOD} was sent on " in again.output and "12 sent" in again.output
+    assert "nothing more was sent" in again.output
+    checked = cli("send", PERIOD, "--dry-run")
+    assert checked.exit_code == 0 and "was sent on" in checked.output and "nothing to check" in checked.output
     assert len(list(settings.outbox_dir.glob("*.eml"))) == 12
 
 
@@ -172,7 +176,7 @@ def test_a_real_sendgrid_send_needs_an_https_base_url(cli, engine, issue):
     add_audience(engine, 3)
     extra = {"CURATOR_DELIVERY": "sendgrid", "CURATOR_SENDGRID_API_KEY": "SG.x", "CURATOR_BASE_URL": "http://x.org"}
     result = cli("send", PERIOD, "--yes", extra=extra)
-    assert isinstance(result.exception, ConfigError) and "must be https" in str(result.exception)
+    assert isinstance(result.exception, SendRefused) and "must be https" in str(result.exception)
     assert _rows(engine) == 0
 
 
