@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -66,6 +67,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
 
     app = FastAPI(title="Curator", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings = settings
+    # Sign-ins check argon2 hashes (64 MiB each) at most this many at a time; the rest get 429.
+    app.state.hash_gate = threading.BoundedSemaphore(settings.login_concurrent_hashes)
     app.include_router(auth.router)
     app.include_router(desk.router)
     app.include_router(public.router)

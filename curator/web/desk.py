@@ -267,7 +267,7 @@ def add_link(
         session.flash(request, "error", f"choose a topic for the link ({', '.join(sources.topic_names)})")
         return _back(request, period, "add-link")
     if url.strip().lower().startswith(("http://", "https://")) and not (title.strip() and summary.strip()):
-        meta = fetch_page_meta(url.strip(), settings.page_fetch_timeout)
+        meta = fetch_page_meta(url.strip(), settings.page_fetch_timeout, allow_private=settings.fetch_allow_private)
         if meta.error and not title.strip():
             session.flash(
                 request, "error",
