@@ -95,7 +95,7 @@ async def error_page(request: Request, exc: Exception) -> Response:
     """Every error a visitor can meet, as one page (or JSON for a client that asks for it)."""
     if isinstance(exc, auth.LoginRequired):
         return auth.login_redirect(request)
-    status, message = _describe(exc)
+    status, message = _describe(exc, request.url.path)
     if status >= 500 and not isinstance(exc, CuratorError):
         log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     accept = request.headers.get("accept", "")
@@ -113,7 +113,7 @@ async def error_page(request: Request, exc: Exception) -> Response:
     return response
 
 
-def _describe(exc: Exception) -> tuple[int, str]:
+def _describe(exc: Exception, path: str) -> tuple[int, str]:
     if isinstance(exc, CuratorError):
         status = next(code for kind, code in STATUS if isinstance(exc, kind))
         return status, str(exc)
@@ -124,6 +124,10 @@ def _describe(exc: Exception) -> tuple[int, str]:
             return 405, "This address does not take that kind of request; use the page's own buttons."
         return exc.status_code, str(exc.detail)
     if isinstance(exc, RequestValidationError):
+        # A malformed number in an address is a page that does not exist (desk and ops: the query too).
+        in_url = ("path", "query") if path.startswith(("/desk", "/ops")) else ("path",)
+        if any(err["loc"] and err["loc"][0] in in_url for err in exc.errors()):
+            return 404, "There is no page at this address. Check the link, or start again from the desk."
         fields = ", ".join(".".join(str(p) for p in err["loc"][1:]) or "the request" for err in exc.errors())
         return 400, f"Some of what was sent is missing or not valid ({fields}); go back and check the form."
     return 500, "An unexpected error happened; it has been logged. Try again, and tell ops if it persists."

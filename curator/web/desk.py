@@ -24,8 +24,9 @@ from curator.web import session
 from curator.web.auth import EDITOR, csrf_protect
 from curator.web.pagemeta import fetch_page_meta
 from curator.web.templating import render
+from curator.web.urlparams import checked_path
 
-router = APIRouter(prefix="/desk", dependencies=[Depends(EDITOR), Depends(csrf_protect)])
+router = APIRouter(prefix="/desk", dependencies=[Depends(EDITOR), Depends(checked_path), Depends(csrf_protect)])
 CSP = (
     "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' https: http: data:; "
     "frame-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'self'"

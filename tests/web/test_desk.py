@@ -510,7 +510,7 @@ def test_error_pages(client, engine, sign_in):
     assert missing.status_code == 404 and "there is no issue for 2031-01" in missing.text
     assert "Back to the editors&#39; desk" in missing.text
     bad = client.get("/desk/2031-13")
-    assert bad.status_code == 400 and "not of the form YYYY-MM" in bad.text
+    assert bad.status_code == 404 and "periods look like 2026-12" in bad.text
     nowhere = client.get("/nowhere-at-all")
     assert nowhere.status_code == 404 and "There is no page at this address" in nowhere.text
     wrong_method = client.get("/logout")
