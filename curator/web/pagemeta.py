@@ -22,14 +22,16 @@ class PageMeta:
     error: str = ""  # FETCH_FAILED, or why the page could not be read
 
 
-def fetch_page_meta(url: str, timeout: float, *, allow_private: bool = False) -> PageMeta:
+def fetch_page_meta(
+    url: str, timeout: float, *, allow_private: bool = False, guard: netguard.Guard | None = None
+) -> PageMeta:
     """og:title or <title>, og:description or meta description; FETCH_FAILED when it cannot be fetched.
 
     The address must be public (curator.netguard) at every redirect hop, unless `allow_private`.
     Whatever went wrong (refused, unreachable, an HTTP error, not HTML), the editor reads the
     same words, so the desk cannot be used to tell open ports from closed ones.
     """
-    transport = None if allow_private else netguard.GuardedTransport(netguard.Guard())
+    transport = None if allow_private else netguard.GuardedTransport(guard or netguard.Guard())
     try:
         with httpx.Client(timeout=timeout, follow_redirects=True, max_redirects=5, transport=transport,
                           trust_env=False, headers={"User-Agent": "Curator/0.1 (+link preview)"}) as client, \
@@ -42,7 +44,7 @@ def fetch_page_meta(url: str, timeout: float, *, allow_private: bool = False) ->
                 if len(body) >= MAX_BYTES:
                     break
             encoding = response.encoding or "utf-8"
-    except (httpx.HTTPError, netguard.BlockedAddress, ValueError, LookupError, UnicodeError):
+    except (httpx.HTTPError, httpx.InvalidURL, netguard.BlockedAddress, ValueError, LookupError, UnicodeError):
         return PageMeta(error=FETCH_FAILED)
     return parse_page_meta(body.decode(encoding, errors="replace"))
 
