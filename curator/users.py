@@ -14,7 +14,8 @@ from sqlalchemy.exc import IntegrityError
 from curator import sessions, signin_limits
 from curator.config import Settings
 from curator.errors import AuthError, CuratorError, InvalidAddress, NotFound, TooManyAttempts
-from curator.store.schema import ROLES, now, users
+from curator.store.schema import ROLES, audit_log, now, users
+from curator.store.schema import sessions as sessions_table
 
 MIN_PASSWORD = 10
 _hasher = PasswordHasher()
@@ -27,7 +28,7 @@ def normalize_email(email: str) -> str:
         raise InvalidAddress(f"{email!r} is not an email address: {exc}") from None
 
 
-def add_user(conn: Connection, email: str, role: str, password: str) -> dict:
+def add_user(conn: Connection, email: str, role: str, password: str, actor: str | None = None) -> dict:
     """Create a user; the password is stored only as an argon2 hash."""
     email = normalize_email(email)
     if role not in ROLES:
@@ -38,6 +39,7 @@ def add_user(conn: Connection, email: str, role: str, password: str) -> dict:
         conn.execute(insert(users).values(email=email, role=role, password_hash=hash_password(password)))
     except IntegrityError:
         raise CuratorError(f"{email} already has an account; choose another address") from None
+    audit(conn, actor, "user.add", email, role)
     return get_user(conn, email)
 
 
@@ -107,7 +109,12 @@ def authenticate(
 # --- managing accounts: every change that matters ends the user's sessions ------------------
 
 
-def set_role(conn: Connection, email: str, role: str) -> dict:
+def audit(conn: Connection, actor: str | None, action: str, target: str, detail: str = "") -> None:
+    if actor:
+        conn.execute(audit_log.insert().values(actor=actor, action=action, target=target, detail=detail, at=now()))
+
+
+def set_role(conn: Connection, email: str, role: str, actor: str | None = None) -> dict:
     """Change a user's role; their sessions end, so the new role applies at once."""
     user = get_user(conn, email)
     if role not in ROLES:
@@ -116,10 +123,11 @@ def set_role(conn: Connection, email: str, role: str) -> dict:
         _keep_an_admin(conn, user)
     conn.execute(update(users).where(users.c.id == user["id"]).values(role=role))
     sessions.revoke_user(conn, user["id"])
+    audit(conn, actor, "user.role", user["email"], f"{user['role']} -> {role}")
     return get_user(conn, email)
 
 
-def set_disabled(conn: Connection, email: str, disabled: bool) -> dict:
+def set_disabled(conn: Connection, email: str, disabled: bool, actor: str | None = None) -> dict:
     """Disable (or enable) a user; disabling ends their sessions and refuses their sign-ins."""
     user = get_user(conn, email)
     if disabled and user["role"] == "admin":
@@ -127,10 +135,11 @@ def set_disabled(conn: Connection, email: str, disabled: bool) -> dict:
     conn.execute(update(users).where(users.c.id == user["id"]).values(disabled=disabled))
     if disabled:
         sessions.revoke_user(conn, user["id"])
+    audit(conn, actor, "user.disable" if disabled else "user.enable", user["email"])
     return get_user(conn, email)
 
 
-def set_password(conn: Connection, email: str, password: str) -> dict:
+def set_password(conn: Connection, email: str, password: str, actor: str | None = None) -> dict:
     """Set a new password; every session of the user ends, and the address's failed sign-ins are forgotten."""
     user = get_user(conn, email)
     if len(password) < MIN_PASSWORD:
@@ -138,17 +147,19 @@ def set_password(conn: Connection, email: str, password: str) -> dict:
     conn.execute(update(users).where(users.c.id == user["id"]).values(password_hash=hash_password(password)))
     sessions.revoke_user(conn, user["id"])
     signin_limits.clear_address(conn, user["email"])
+    audit(conn, actor, "user.password", user["email"])
     return get_user(conn, email)
 
 
-def remove_user(conn: Connection, email: str) -> dict:
+def remove_user(conn: Connection, email: str, actor: str | None = None) -> dict:
     """Delete an account (its sessions go with it); the audit log keeps its address."""
     user = get_user(conn, email)
     if user["role"] == "admin":
         _keep_an_admin(conn, user)
     sessions.revoke_user(conn, user["id"])
-    conn.execute(delete(sessions.sessions).where(sessions.sessions.c.user_id == user["id"]))
+    conn.execute(delete(sessions_table).where(sessions_table.c.user_id == user["id"]))
     conn.execute(delete(users).where(users.c.id == user["id"]))
+    audit(conn, actor, "user.remove", user["email"], f"was {user['role']}")
     return user
 
 

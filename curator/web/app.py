@@ -28,7 +28,7 @@ from curator.errors import (
     NotFound,
     TooManyAttempts,
 )
-from curator.web import auth, desk, headers, health, ops, public, webhook
+from curator.web import admin, auth, desk, headers, health, ops, public, reset, webhook
 from curator.web.templating import render
 
 log = logging.getLogger("curator.web")
@@ -73,6 +73,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     # Sign-ins check argon2 hashes (64 MiB each) at most this many at a time; the rest get 429.
     app.state.hash_gate = threading.BoundedSemaphore(settings.login_concurrent_hashes)
     app.include_router(auth.router)
+    app.include_router(reset.router)
+    app.include_router(admin.router)
     app.include_router(desk.router)
     app.include_router(public.router)
     app.include_router(webhook.router)
