@@ -85,6 +85,8 @@ def parse(payload: bytes) -> list[dict[str, Any]]:
         data = json.loads(payload)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadEvents(f"the event webhook body is not JSON: {exc}") from None
+    except RecursionError:  # thousands of nested brackets: not an event list, and not worth a 500
+        raise BadEvents("the event webhook body is nested too deeply to be SendGrid's event list") from None
     if not isinstance(data, list) or not all(isinstance(e, dict) for e in data):
         raise BadEvents("the event webhook body must be a JSON list of event objects, as SendGrid posts")
     return data
