@@ -154,6 +154,30 @@ class Settings(BaseSettings):
     subscribe_ip_window_minutes: float = Field(
         60.0, gt=0, description="Minutes over which subscribe_ip_limit counts a client's posts"
     )
+    login_ip_max_failures: int = Field(
+        20, ge=1, description="Failed sign-ins from one client IP (any addresses) before its sign-ins are refused"
+    )
+    login_address_max_failures: int = Field(
+        50, ge=1, description="Failed sign-ins for one address (from any IP) before its sign-ins are refused a while"
+    )
+    login_concurrent_hashes: int = Field(
+        4, ge=1, description="Password checks (argon2, 64 MiB each) run at once; more get 429 and Retry-After"
+    )
+    trusted_proxies: CommaList = Field(
+        default_factory=list,
+        description="Addresses or CIDRs of your reverse proxies (comma separated); X-Forwarded-For is "
+        "believed only from them. Empty: the client is the connecting address",
+    )
+    allowed_hosts: CommaList = Field(
+        default_factory=list,
+        description="Host names the web app answers to (comma separated); empty: BASE_URL's host, "
+        "localhost and 127.0.0.1. Other Host headers get 400",
+    )
+    fetch_allow_private: bool = Field(
+        False,
+        description="Let feeds be fetched from loopback and private addresses (tests and the demo); "
+        "links an editor adds are always refused there",
+    )
     page_fetch_timeout: float = Field(
         5.0, gt=0, description="Seconds to fetch a page's title when an editor adds a link by hand"
     )
@@ -220,7 +244,7 @@ class Settings(BaseSettings):
         "so one process is enough; turn it off when `curator worker` processes do the sending",
     )
 
-    @field_validator("seed_list", "editor_emails", "ops_emails", mode="before")
+    @field_validator("seed_list", "editor_emails", "ops_emails", "trusted_proxies", "allowed_hosts", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         """Comma-separated text (one value, several, or none) or a JSON list, as the README says."""
@@ -250,6 +274,18 @@ class Settings(BaseSettings):
                 f"is {len(value)} characters; it must be at least {SECRET_KEY_MIN}, random and kept secret: "
                 f"make one with `{MAKE_SECRET}`"
             )
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or CIDR (like 10.0.0.0/8)") from None
         return value
 
     @field_validator("timezone")

@@ -11,7 +11,7 @@
     ├── BadToken                 a signed link was forged, altered or expired
     ├── AuthError                a sign-in failed, or the signed-in user may not do this
     │   ├── Forbidden            signed in, but the role (or a missing form token) forbids it
-    │   └── TooManyAttempts      too many failed sign-ins from one address; wait
+    │   └── TooManyAttempts      too many sign-ins from one client or for one address; wait
     └── DeliveryError            the provider refused the whole send (bad key)
         └── SendRefused          Curator refused to start it (http links for a real send); ops have an alert
 """
@@ -62,4 +62,8 @@ class Forbidden(AuthError):
 
 
 class TooManyAttempts(AuthError):
-    pass
+    """Refused for a while; `retry_after` is the seconds to wait (sent as Retry-After)."""
+
+    def __init__(self, message: str, retry_after: int = 60) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

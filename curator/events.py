@@ -114,8 +114,8 @@ def parse(payload: bytes) -> list[dict[str, Any]]:
     """The events of one post, or BadEvents saying what is wrong with it."""
     try:
         data = json.loads(payload)
-    except RecursionError:
-        raise BadEvents("the event webhook body is nested too deeply") from None
+    except RecursionError:  # thousands of nested brackets: not an event list, and not worth a 500
+        raise BadEvents("the event webhook body is nested too deeply to be SendGrid's event list") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadEvents(f"the event webhook body is not JSON: {exc}") from None
     if not isinstance(data, list) or not all(isinstance(e, dict) for e in data):

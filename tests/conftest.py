@@ -140,6 +140,8 @@ def _isolated_env(monkeypatch, tmp_path):
             monkeypatch.delenv(name, raising=False)
     if not _requested_url():
         monkeypatch.delenv("CURATOR_DATABASE_URL", raising=False)
+    # The test feeds and pages are served on 127.0.0.x; tests/security turns this off where it matters.
+    monkeypatch.setenv("CURATOR_FETCH_ALLOW_PRIVATE", "true")
 
 
 @pytest.fixture(autouse=True)

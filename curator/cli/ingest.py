@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from curator import netguard
 from curator.cli._app import app, console, console_err, print_json, state
 from curator.ingest import FeedReport, IngestReport, check_feeds, run_ingest
 from curator.ingest.health import enable, health
@@ -176,20 +177,32 @@ def feeds_import(
     sources = load_sources(settings.feeds)
     if topic is not None:
         sources.topic(topic)  # NotFound names the declared topics
-    wanted, refused = [], []
+    wanted, refused, private = [], [], []
+    guard = None if settings.fetch_allow_private else netguard.Guard()
     for outline in read_opml(opml):
         hint = topic or _slug(outline.category)
         topics = [hint] if hint in sources.topic_names else []
         try:
-            wanted.append(FeedSource(url=outline.url, title=outline.title, topics=topics))
+            source = FeedSource(url=outline.url, title=outline.title, topics=topics)
         except ValidationError:
             refused.append(outline.url)
+            continue
+        blocked = guard and netguard.refusal(outline.url, guard)
+        if blocked:
+            private.append((outline.url, blocked))
+        else:
+            wanted.append(source)
     added = add_feeds(settings.feeds, wanted)
     console.print(
         f"Added {len(added)} feeds to {settings.feeds}; {len(wanted) - len(added)} were listed already."
     )
     for url in refused:
         console_err.print(f"skipped {url!r}: not an http(s) address", highlight=False)
+    for url, why in private:
+        console_err.print(
+            f"refused {url!r}: {why}. If it is on your own network, set CURATOR_FETCH_ALLOW_PRIVATE=true "
+            "and import again", highlight=False,
+        )
 
 
 @feeds_app.command("enable")

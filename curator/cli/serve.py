@@ -35,7 +35,8 @@ def serve(
         f"Curator is serving on http://{host}:{port}: the editors' desk is at http://{host}:{port}/desk "
         f"(public URL {settings.base_url}). Ctrl-C stops it."
     )
-    uvicorn.run(web, host=host, port=port, proxy_headers=True, log_level="info", ws="none")
+    # proxy_headers off: the app reads X-Forwarded-For itself, from CURATOR_TRUSTED_PROXIES only (web/clientip.py).
+    uvicorn.run(web, host=host, port=port, proxy_headers=False, log_level="info", ws="none")
 
 
 def warnings(settings: Settings, port: int) -> list[str]:

@@ -19,7 +19,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 import brotli
 import httpx
 
-from curator import __version__
+from curator import __version__, netguard
 from curator.config import Settings
 
 Status = Literal["ok", "not_modified", "error"]
@@ -98,6 +98,9 @@ class Fetcher:
         self._clients: dict[str, httpx.AsyncClient] = {}
         self._ssl = None
         self._open = False
+        # Feeds reach only public addresses unless the operator allows private ones; the guard
+        # resolves each host once per run and caches its verdict (curator.netguard).
+        self._guard = None if settings.fetch_allow_private else netguard.Guard()
 
     async def __aenter__(self) -> Fetcher:
         self._ssl = httpx.create_ssl_context()
@@ -114,14 +117,17 @@ class Fetcher:
         client = self._clients.get(host)
         if client is None:
             s = self.settings
+            limits = httpx.Limits(max_connections=s.fetch_per_host, max_keepalive_connections=s.fetch_per_host)
+            transport = None if self._guard is None else netguard.AsyncGuardedTransport(self._guard, self._ssl, limits)
             client = self._clients[host] = httpx.AsyncClient(
                 verify=self._ssl,
+                transport=transport,
                 # The deadline bounds the pool wait too; the host's semaphore keeps it short anyway.
                 timeout=httpx.Timeout(
                     connect=s.fetch_connect_timeout, read=s.fetch_read_timeout,
                     write=s.fetch_read_timeout, pool=s.fetch_deadline,
                 ),
-                limits=httpx.Limits(max_connections=s.fetch_per_host, max_keepalive_connections=s.fetch_per_host),
+                limits=limits,
                 follow_redirects=False,
                 headers={"User-Agent": user_agent(s), "Accept": ACCEPT, "Accept-Encoding": "gzip, deflate, br"},
             )
@@ -393,6 +399,8 @@ def http_error(code: int, reason: str) -> str:
 
 def describe(exc: BaseException, settings: Settings) -> str:
     """An exception from fetching, in words."""
+    if isinstance(exc, netguard.BlockedAddress):
+        return f"refused: {exc}. If this feed is on your own network, set CURATOR_FETCH_ALLOW_PRIVATE=true"
     if isinstance(exc, TimeoutError):
         return f"the download took longer than {settings.fetch_deadline:g} s: the server is slow or never finishes"
     if isinstance(exc, httpx.ConnectTimeout):

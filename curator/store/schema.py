@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData(
@@ -267,7 +268,20 @@ users = Table(
     Column("password_hash", String(300), nullable=False),
     Column("created_at", UTCDateTime, nullable=False, default=now),
     Column("last_login_at", UTCDateTime),
+    Column("disabled", Boolean, nullable=False, default=False, server_default=false()),
     CheckConstraint(_in("role", ROLES), name="role"),
+)
+
+# Sign-in sessions live on the server: the cookie carries only the id, so logout, a password or
+# role change, and disabling the user end them for good.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("created_at", UTCDateTime, nullable=False, default=now),
+    Column("last_seen_at", UTCDateTime, nullable=False, default=now),
+    Column("revoked_at", UTCDateTime),
 )
 
 login_attempts = Table(

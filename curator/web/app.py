@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+import threading
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy import Engine
 from starlette.exceptions import HTTPException
-from starlette.responses import JSONResponse, Response
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Match
 
 from curator import store
 from curator.config import Settings
@@ -25,7 +28,7 @@ from curator.errors import (
     NotFound,
     TooManyAttempts,
 )
-from curator.web import auth, desk, health, ops, public, webhook
+from curator.web import admin, auth, desk, headers, health, ops, public, reset, webhook
 from curator.web.templating import render
 
 log = logging.getLogger("curator.web")
@@ -65,8 +68,13 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
                 app.state.engine.dispose()
 
     app = FastAPI(title="Curator", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.router.redirect_slashes = False  # Starlette's would follow the Host header; error_page redirects instead
     app.state.settings = settings
+    # Sign-ins check argon2 hashes (64 MiB each) at most this many at a time; the rest get 429.
+    app.state.hash_gate = threading.BoundedSemaphore(settings.login_concurrent_hashes)
     app.include_router(auth.router)
+    app.include_router(reset.router)
+    app.include_router(admin.router)
     app.include_router(desk.router)
     app.include_router(public.router)
     app.include_router(webhook.router)
@@ -77,14 +85,9 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     for kind in (CuratorError, HTTPException, RequestValidationError, Exception):
         app.add_exception_handler(kind, error_page)
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next):
-        response = await call_next(request)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        return response
-
+    # The last added runs first: the headers go on every answer, the host check's refusals too.
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=headers.allowed_hosts(settings), www_redirect=False)
+    app.add_middleware(headers.SecurityHeaders)
     return app
 
 
@@ -92,12 +95,16 @@ async def error_page(request: Request, exc: Exception) -> Response:
     """Every error a visitor can meet, as one page (or JSON for a client that asks for it)."""
     if isinstance(exc, auth.LoginRequired):
         return auth.login_redirect(request)
-    status, message = _describe(exc)
+    if isinstance(exc, HTTPException) and exc.status_code == 404 and (moved := _slash_twin(request)):
+        return RedirectResponse(moved, status_code=308)
+    status, message = _describe(exc, request.url.path)
     if status >= 500 and not isinstance(exc, CuratorError):
         log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     accept = request.headers.get("accept", "")
     if "application/json" in accept and "text/html" not in accept:
-        return JSONResponse({"error": message}, status_code=status)
+        response = JSONResponse({"error": message}, status_code=status)
+        headers.secure(response.headers)
+        return response
     if not hasattr(request.state, "user"):
         try:
             auth.current_user(request)
@@ -107,10 +114,24 @@ async def error_page(request: Request, exc: Exception) -> Response:
     response = render(request, "error.html", status_code=status, title=title, message=message, status=status)
     if isinstance(exc, HTTPException) and exc.headers:
         response.headers.update(exc.headers)
+    headers.secure(response.headers)  # a 500 is answered outside the middleware
     return response
 
 
-def _describe(exc: Exception) -> tuple[int, str]:
+def _slash_twin(request: Request) -> str | None:
+    """/desk/ for /desk (or the reverse) when only that one exists, as an address on BASE_URL."""
+    path = request.url.path
+    twin = path.rstrip("/") if path.endswith("/") else path + "/"
+    if not twin or twin == path:
+        return None
+    scope = {**request.scope, "path": twin}
+    if not any(route.matches(scope)[0] is Match.FULL for route in request.app.router.routes):
+        return None
+    base = request.app.state.settings.base_url.rstrip("/")
+    return base + twin + (f"?{request.url.query}" if request.url.query else "")
+
+
+def _describe(exc: Exception, path: str) -> tuple[int, str]:
     if isinstance(exc, CuratorError):
         status = next(code for kind, code in STATUS if isinstance(exc, kind))
         return status, str(exc)
@@ -121,6 +142,10 @@ def _describe(exc: Exception) -> tuple[int, str]:
             return 405, "This address does not take that kind of request; use the page's own buttons."
         return exc.status_code, str(exc.detail)
     if isinstance(exc, RequestValidationError):
+        # A malformed number in an address is a page that does not exist (desk and ops: the query too).
+        in_url = ("path", "query") if path.startswith(("/desk", "/ops")) else ("path",)
+        if any(err["loc"] and err["loc"][0] in in_url for err in exc.errors()):
+            return 404, "There is no page at this address. Check the link, or start again from the desk."
         fields = ", ".join(".".join(str(p) for p in err["loc"][1:]) or "the request" for err in exc.errors())
         return 400, f"Some of what was sent is missing or not valid ({fields}); go back and check the form."
     return 500, "An unexpected error happened; it has been logged. Try again, and tell ops if it persists."

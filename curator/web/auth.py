@@ -11,14 +11,16 @@ form lacks the visitor's token (403).
 
 from __future__ import annotations
 
+from datetime import timedelta
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import RedirectResponse, Response
 
-from curator import users
+from curator import sessions, users
 from curator.errors import AuthError, Forbidden, TooManyAttempts
 from curator.web import session
+from curator.web.clientip import client_ip
 from curator.web.templating import render
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
@@ -34,12 +36,11 @@ def current_user(request: Request) -> dict | None:
     if hasattr(request.state, "user"):
         return request.state.user
     user = None
-    data = session.read_session(request)
-    if data is not None:
-        with request.app.state.engine.connect() as conn:
-            found = users.user_by_id(conn, data["u"])
-        if found is not None and session.password_stamp(found["password_hash"]) == data.get("p"):
-            user = found
+    session_id = session.read_session(request)
+    if session_id is not None:
+        max_age = timedelta(hours=session.settings_of(request).session_hours)
+        with request.app.state.engine.begin() as conn:
+            user = sessions.user_of(conn, session_id, max_age)
     request.state.user = user
     return user
 
@@ -123,20 +124,29 @@ def login(
     next: str = Form(""),
 ) -> Response:
     settings = session.settings_of(request)
-    ip = request.client.host if request.client else "unknown"
+    engine = request.app.state.engine
     try:
-        user = users.authenticate(request.app.state.engine, settings, email, password, ip)
+        user = users.authenticate(engine, settings, email, password, client_ip(request), request.app.state.hash_gate)
     except TooManyAttempts as exc:
-        return _login_form(request, next=next, email=email, error=str(exc), status=429)
+        response = _login_form(request, next=next, email=email, error=str(exc), status=429)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     except AuthError as exc:
         return _login_form(request, next=next, email=email, error=str(exc), status=401)
+    with engine.begin() as conn:
+        session_id = sessions.start(conn, user["id"])
+        sessions.prune(conn, timedelta(hours=settings.session_hours))
     response = RedirectResponse(safe_next(next, user), status_code=303)
-    session.start_session(response, settings, user)
+    session.start_session(response, settings, session_id)
     return response
 
 
 @router.post("/logout")
 def logout(request: Request) -> Response:
+    session_id = session.read_session(request)
+    if session_id is not None:
+        with request.app.state.engine.begin() as conn:
+            sessions.revoke(conn, session_id)
     response = RedirectResponse("/login", status_code=303)
     session.end_session(response, session.settings_of(request))
     session.flash(request, "info", "You are signed out.")

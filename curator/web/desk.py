@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from sqlalchemy import Connection, case, func, select
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from curator import editorial
 from curator.curate import DraftResult, build_draft
@@ -20,16 +21,13 @@ from curator.errors import CuratorError, NotFound
 from curator.render import render_for
 from curator.sources import Sources, load_sources
 from curator.store.schema import PICK_DECISIONS, issues, items, picks
-from curator.web import session
+from curator.web import headers, session
 from curator.web.auth import EDITOR, csrf_protect
 from curator.web.pagemeta import fetch_page_meta
 from curator.web.templating import render
+from curator.web.urlparams import checked_path
 
-router = APIRouter(prefix="/desk", dependencies=[Depends(EDITOR), Depends(csrf_protect)])
-CSP = (
-    "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' https: http: data:; "
-    "frame-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'self'"
-)
+router = APIRouter(prefix="/desk", dependencies=[Depends(EDITOR), Depends(checked_path), Depends(csrf_protect)])
 STATUS_HELP = {
     "draft": "Editors are choosing the picks.",
     "in_review": "Editors are choosing the picks.",
@@ -42,9 +40,7 @@ STATUS_HELP = {
 
 
 def _page(request: Request, name: str, **context: object) -> Response:
-    response = render(request, name, **context)
-    response.headers["Content-Security-Policy"] = CSP
-    return response
+    return render(request, name, **context)
 
 
 def _sources(request: Request) -> Sources:
@@ -267,7 +263,7 @@ def add_link(
         session.flash(request, "error", f"choose a topic for the link ({', '.join(sources.topic_names)})")
         return _back(request, period, "add-link")
     if url.strip().lower().startswith(("http://", "https://")) and not (title.strip() and summary.strip()):
-        meta = fetch_page_meta(url.strip(), settings.page_fetch_timeout)
+        meta = fetch_page_meta(url.strip(), settings.page_fetch_timeout, allow_private=settings.fetch_allow_private)
         if meta.error and not title.strip():
             session.flash(
                 request, "error",
@@ -290,18 +286,36 @@ def preview(
     request: Request, period: str, user: dict = Depends(EDITOR),
     topic: list[str] = Query(default=[]), suggested: str = "",
 ) -> Response:
-    editorial.parse_period(period)
     sources = _sources(request)
     chosen = [t for t in topic if t in sources.topic_names] or sources.topic_names
-    with request.app.state.engine.connect() as conn:
-        issue = editorial.get_issue(conn, period)
-        content = editorial.issue_content(conn, period, _topics(sources), include_suggested=bool(suggested))
-    subscriber = {"id": 0, "email": user["email"], "name": "", "topics": chosen}
-    rendered = render_for(content, subscriber, session.settings_of(request))
+    issue, content, rendered = _preview(request, period, user, chosen, bool(suggested))
+    query = urlencode([("topic", t) for t in chosen] + ([("suggested", "1")] if suggested else []))
     return _page(
         request, "desk/preview.html", issue=issue, rendered=rendered, topics=_topics(sources), chosen=chosen,
-        suggested=bool(suggested), empty=not content.sections,
+        suggested=bool(suggested), empty=not content.sections, email_url=f"/desk/{period}/preview/email?{query}",
     )
+
+
+@router.get("/{period}/preview/email")
+def preview_email(
+    request: Request, period: str, user: dict = Depends(EDITOR),
+    topic: list[str] = Query(default=[]), suggested: str = "",
+) -> Response:
+    """The HTML part alone, for the preview's sandboxed frame: the email's inline CSS, no script."""
+    sources = _sources(request)
+    chosen = [t for t in topic if t in sources.topic_names] or sources.topic_names
+    rendered = _preview(request, period, user, chosen, bool(suggested))[2]
+    response = HTMLResponse(rendered.html, headers={"Cache-Control": "no-store"})
+    return headers.email_page(response, framed_by_desk=True)
+
+
+def _preview(request: Request, period: str, user: dict, chosen: list[str], suggested: bool):
+    sources = _sources(request)
+    with request.app.state.engine.connect() as conn:
+        issue = editorial.get_issue(conn, period)
+        content = editorial.issue_content(conn, period, _topics(sources), include_suggested=suggested)
+    subscriber = {"id": 0, "email": user["email"], "name": "", "topics": chosen}
+    return issue, content, render_for(content, subscriber, session.settings_of(request))
 
 
 @router.post("/{period}/test")

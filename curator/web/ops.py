@@ -20,12 +20,9 @@ from curator.store.schema import audit_log, feeds, issues, items, send_batches
 from curator.web import session
 from curator.web.auth import OPS, csrf_protect
 from curator.web.templating import render
+from curator.web.urlparams import MAX_PAGE, checked_path
 
-router = APIRouter(prefix="/ops", dependencies=[Depends(OPS), Depends(csrf_protect)])
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-    "form-action 'self'; base-uri 'none'; frame-ancestors 'self'"
-)
+router = APIRouter(prefix="/ops", dependencies=[Depends(OPS), Depends(checked_path), Depends(csrf_protect)])
 AUDIT_PAGE = 50
 UNDER_WAY = ("sending", "paused", "sent", "cancelled")  # statuses that may have a ledger
 PROGRESS_JS = """\
@@ -59,9 +56,7 @@ PROGRESS_JS = """\
 
 
 def _page(request: Request, name: str, **context: object) -> Response:
-    response = render(request, f"ops/{name}", **context)
-    response.headers["Content-Security-Policy"] = CSP
-    return response
+    return render(request, f"ops/{name}", **context)
 
 
 def _engine(request: Request) -> Engine:
@@ -167,7 +162,7 @@ def feed_health(request: Request) -> Response:
 
 
 @router.get("/audit")
-def audit(request: Request, page: int = Query(1, ge=1)) -> Response:
+def audit(request: Request, page: int = Query(1, ge=1, le=MAX_PAGE)) -> Response:
     with _engine(request).connect() as conn:
         total = conn.execute(select(func.count()).select_from(audit_log)).scalar_one()
         rows = conn.execute(

@@ -7,35 +7,45 @@ from dataclasses import dataclass
 import httpx
 from lxml import html as lxml_html
 
+from curator import netguard
+
 MAX_BYTES = 1_000_000  # a page's head is near its start; this is plenty
+
+
+FETCH_FAILED = "could not fetch that page"  # one text for every refusal and failure: no probing of ports
 
 
 @dataclass(frozen=True)
 class PageMeta:
     title: str = ""
     description: str = ""
-    error: str = ""  # why nothing could be read, for the editor
+    error: str = ""  # FETCH_FAILED, or why the page could not be read
 
 
-def fetch_page_meta(url: str, timeout: float) -> PageMeta:
-    """og:title or <title>, og:description or meta description; an error message when unreachable."""
+def fetch_page_meta(
+    url: str, timeout: float, *, allow_private: bool = False, guard: netguard.Guard | None = None
+) -> PageMeta:
+    """og:title or <title>, og:description or meta description; FETCH_FAILED when it cannot be fetched.
+
+    The address must be public (curator.netguard) at every redirect hop, unless `allow_private`.
+    Whatever went wrong (refused, unreachable, an HTTP error, not HTML), the editor reads the
+    same words, so the desk cannot be used to tell open ports from closed ones.
+    """
+    transport = None if allow_private else netguard.GuardedTransport(guard or netguard.Guard())
     try:
-        with httpx.Client(timeout=timeout, follow_redirects=True, max_redirects=5,
-                          headers={"User-Agent": "Curator/0.1 (+link preview)"}) as client, \
+        with httpx.Client(timeout=timeout, follow_redirects=True, max_redirects=5, transport=transport,
+                          trust_env=False, headers={"User-Agent": "Curator/0.1 (+link preview)"}) as client, \
                 client.stream("GET", url) as response:
-            if response.status_code >= 400:
-                return PageMeta(error=f"the page answered HTTP {response.status_code}")
-            kind = response.headers.get("content-type", "")
-            if "html" not in kind:
-                return PageMeta(error=f"the address is not a web page ({kind or 'no content type'})")
+            if response.status_code >= 400 or "html" not in response.headers.get("content-type", ""):
+                return PageMeta(error=FETCH_FAILED)
             body = b""
             for chunk in response.iter_bytes():
                 body += chunk
                 if len(body) >= MAX_BYTES:
                     break
             encoding = response.encoding or "utf-8"
-    except httpx.HTTPError as exc:
-        return PageMeta(error=f"could not reach it ({type(exc).__name__}: {exc or 'no detail'})")
+    except (httpx.HTTPError, httpx.InvalidURL, netguard.BlockedAddress, ValueError, LookupError, UnicodeError):
+        return PageMeta(error=FETCH_FAILED)
     return parse_page_meta(body.decode(encoding, errors="replace"))
 
 

@@ -29,6 +29,7 @@ from curator.config import Settings
 from curator.errors import BadToken, ConfigError, CuratorError, InvalidAddress, NotFound
 from curator.sources import Topic, load_sources
 from curator.store.schema import issues
+from curator.web import headers
 from curator.web.templating import environment
 
 log = logging.getLogger("curator.web.public")
@@ -340,7 +341,7 @@ def archived_issue(request: Request, period: str) -> Response:
             [f"There is no published issue for {period!s:.20}. It may not have been sent yet."],
             404, links=(("/archive", "See all past issues"), ("/subscribe", "Subscribe")), private=False,
         )
-    return HTMLResponse(render.render_archive_page(content, settings))
+    return headers.email_page(HTMLResponse(render.render_archive_page(content, settings)))
 
 
 def _topic_titles(settings: Settings) -> list[tuple[str, str]]:

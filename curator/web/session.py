@@ -1,9 +1,11 @@
 """Signed cookies: the sign-in session, the CSRF nonce, and one-shot flash messages.
 
 All three are signed with settings.secret_key (itsdangerous), HttpOnly, SameSite=Lax,
-and Secure when BASE_URL is https. The CSRF token put in forms is an HMAC of a random
-nonce kept in its own cookie (signed double submit), so a page on another site can
-neither read it nor forge it; the nonce is replaced at each sign-in.
+and Secure when BASE_URL is https. The session cookie carries only the id of a session
+kept on the server (curator.sessions), so logout ends it for good. The CSRF token put in
+forms is an HMAC of that session id once signed in, so a token from another session is
+refused; before sign-in (the login form) it is an HMAC of a random nonce kept in its own
+cookie (signed double submit). A page on another site can neither read it nor forge it.
 """
 
 from __future__ import annotations
@@ -54,13 +56,9 @@ def _session_serializer(settings: Settings) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(_secret(settings), salt="curator.session")
 
 
-def password_stamp(password_hash: str) -> str:
-    """A short fingerprint of the password hash: changing the password ends every session."""
-    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
-
-
-def start_session(response: Response, settings: Settings, user: dict) -> None:
-    token = _session_serializer(settings).dumps({"u": user["id"], "p": password_stamp(user["password_hash"])})
+def start_session(response: Response, settings: Settings, session_id: str) -> None:
+    """Put a server-side session's id (curator.sessions.start) in the signed cookie."""
+    token = _session_serializer(settings).dumps({"s": session_id})
     _set(response, settings, SESSION_COOKIE, token, max_age=int(settings.session_hours * 3600))
     _set(response, settings, CSRF_COOKIE, _new_nonce(settings))
 
@@ -69,8 +67,8 @@ def end_session(response: Response, settings: Settings) -> None:
     _delete(response, settings, SESSION_COOKIE)
 
 
-def read_session(request: Request) -> dict | None:
-    """The session's {"u": user id, "p": password stamp}, or None when absent, forged or expired."""
+def read_session(request: Request) -> str | None:
+    """The session id the cookie names, or None when absent, forged or expired (the server decides if live)."""
     raw = request.cookies.get(SESSION_COOKIE)
     if not raw:
         return None
@@ -79,7 +77,8 @@ def read_session(request: Request) -> dict | None:
         data = _session_serializer(settings).loads(raw, max_age=int(settings.session_hours * 3600))
     except BadSignature:  # SignatureExpired is one too
         return None
-    return data if isinstance(data, dict) and isinstance(data.get("u"), int) else None
+    value = data.get("s") if isinstance(data, dict) else None
+    return value if isinstance(value, str) and value else None
 
 
 # --- CSRF -----------------------------------------------------------------------------------
@@ -108,9 +107,16 @@ def _token_for(settings: Settings, nonce: str) -> str:
     return hmac.new(_secret(settings).encode(), f"csrf:{nonce}".encode(), hashlib.sha256).hexdigest()
 
 
+def _session_token(settings: Settings, session_id: str) -> str:
+    return hmac.new(_secret(settings).encode(), f"csrf:session:{session_id}".encode(), hashlib.sha256).hexdigest()
+
+
 def csrf_token(request: Request) -> str:
-    """The token this visitor's forms carry; mints a nonce (sent by `finish`) if there is none."""
+    """The token this visitor's forms carry: bound to the session once signed in, else to a nonce cookie."""
     settings = settings_of(request)
+    session_id = read_session(request)
+    if session_id is not None:
+        return _session_token(settings, session_id)
     nonce = _nonce(request) or getattr(request.state, "new_csrf_nonce", None)
     if nonce is None:
         cookie = _new_nonce(settings)
@@ -120,10 +126,18 @@ def csrf_token(request: Request) -> str:
 
 
 def csrf_valid(request: Request, submitted: object) -> bool:
-    nonce = _nonce(request)
-    if nonce is None or not isinstance(submitted, str) or not submitted:
+    """True when `submitted` is this visitor's token: a token from another session never passes."""
+    if not isinstance(submitted, str) or not submitted:
         return False
-    return hmac.compare_digest(_token_for(settings_of(request), nonce), submitted)
+    session_id = read_session(request)
+    if session_id is not None:
+        expected = _session_token(settings_of(request), session_id)
+    else:
+        nonce = _nonce(request)
+        if nonce is None:
+            return False
+        expected = _token_for(settings_of(request), nonce)
+    return hmac.compare_digest(expected, submitted)
 
 
 # --- flash messages -------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from starlette.responses import HTMLResponse
 
 from curator.config import resource_path
 from curator.curate import explain
-from curator.web import session
+from curator.web import headers, session
 
 
 @cache
@@ -26,6 +26,7 @@ def environment() -> Environment:
     env.filters["explain"] = explain
     env.filters["when"] = _when
     env.filters["month"] = _month
+    env.globals["csp_nonce"] = headers.csp_nonce
     return env
 
 

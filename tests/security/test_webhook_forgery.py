@@ -18,7 +18,7 @@ DAY = 24 * 3600
 
 
 def _client(settings, engine, **update):
-    return TestClient(create_app(settings.model_copy(update=update), engine))
+    return TestClient(create_app(settings.model_copy(update=update), engine), base_url=settings.base_url)
 
 
 def _uncertain_batch(engine, email: str) -> None:

@@ -147,7 +147,7 @@ def test_the_audit_log_is_paged(client, engine, ops):
     assert f"{total} entries, page 1 of 3" in first and 'rel="next"' in first and 'rel="prev"' not in first
     last = client.get("/ops/audit?page=3").text
     assert 'rel="prev"' in last and 'rel="next"' not in last
-    assert client.get("/ops/audit?page=0").status_code == 400
+    assert client.get("/ops/audit?page=0").status_code == 404
 
 
 def test_a_test_send_goes_to_the_seed_list(client, conf, engine, ops):
