@@ -38,7 +38,8 @@ def signup(
         raise InvalidAddress(f"a name of at most {PUBLIC_NAME_MAX} characters, please: it is only for the greeting")
     email = normalize_email(address)
     window = settings.subscribe_ip_window_minutes * 60
-    if not ratelimit.hit(conn, "subscribe-ip", client, limit=settings.subscribe_ip_limit, window=window):
+    if not ratelimit.hit(conn, "subscribe-ip", ratelimit.client_key(client), limit=settings.subscribe_ip_limit,
+                         window=window):
         log.warning("subscribe post refused: client over %d posts in %g minutes",
                     settings.subscribe_ip_limit, settings.subscribe_ip_window_minutes)
         return None
