@@ -60,3 +60,8 @@ def hit(conn: Connection, kind: str, value: str, *, limit: int, window: float, a
     hits = conn.execute(statement).scalar_one()
     conn.execute(delete(rate_counters).where(rate_counters.c.expires_at < int(moment)))  # the table stays small
     return hits <= limit
+
+
+def undo(conn: Connection, kind: str, value: str) -> None:
+    """Forget (kind, value)'s hits: what they limited did not happen after all (a mail that failed)."""
+    conn.execute(delete(rate_counters).where(rate_counters.c.key == counter_key(kind, value)))
