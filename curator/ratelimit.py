@@ -12,6 +12,7 @@ limits that is enough, and it costs one row per key.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import math
 import time
 
@@ -19,6 +20,19 @@ from sqlalchemy import Connection, case, delete
 from sqlalchemy.dialects import postgresql, sqlite
 
 from curator.store.schema import rate_counters
+
+
+def client_key(host: str) -> str:
+    """A client for a per-IP limit: its IPv4 address, or its IPv6 /64 (one host usually has the whole /64)."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
 
 
 def counter_key(kind: str, value: str) -> str:
@@ -46,3 +60,8 @@ def hit(conn: Connection, kind: str, value: str, *, limit: int, window: float, a
     hits = conn.execute(statement).scalar_one()
     conn.execute(delete(rate_counters).where(rate_counters.c.expires_at < int(moment)))  # the table stays small
     return hits <= limit
+
+
+def undo(conn: Connection, kind: str, value: str) -> None:
+    """Forget (kind, value)'s hits: what they limited did not happen after all (a mail that failed)."""
+    conn.execute(delete(rate_counters).where(rate_counters.c.key == counter_key(kind, value)))

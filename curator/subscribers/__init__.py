@@ -38,13 +38,14 @@ from curator.subscribers._relink import (
     send_unsubscribe_link,
     unsubscribe_link_due,
 )
-from curator.subscribers._signup import PUBLIC_NAME_MAX, signup
+from curator.subscribers._signup import PUBLIC_NAME_MAX, mail_failed, signup
 
 __all__ = [
     "CSV_TOPIC_SEP", "ImportReport", "Mailer", "PERMANENT_REASONS", "PUBLIC_NAME_MAX", "RESEND_AFTER", "Rejected",
     "SUPPRESSION_RANK", "TRANSITIONS", "add", "ascii_address", "audience", "audience_select", "clean_name",
     "clean_topics", "confirm", "confirmable", "export_csv", "export_data", "find", "forget", "from_token", "get",
-    "import_csv", "is_suppressed", "list_subscribers", "lookup", "new_attempt", "normalize_email", "read_csv",
+    "import_csv", "is_suppressed", "list_subscribers", "lookup", "mail_failed", "new_attempt", "normalize_email",
+    "read_csv",
     "record_unsubscribe_link", "send_confirmation", "send_unsubscribe_link", "signup", "split_topics", "subscribe",
     "suppress", "suppression", "unsubscribe", "unsubscribe_link_due", "update_preferences",
 ]

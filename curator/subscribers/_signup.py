@@ -24,6 +24,7 @@ from curator.subscribers._lifecycle import new_attempt, subscribe
 log = logging.getLogger("curator.subscribers")
 # What the form prints in the confirmation email's greeting: enough for a name, too short for an advert.
 PUBLIC_NAME_MAX = 60
+MAIL_LIMIT = "confirm-mail"
 
 
 def signup(
@@ -38,14 +39,20 @@ def signup(
         raise InvalidAddress(f"a name of at most {PUBLIC_NAME_MAX} characters, please: it is only for the greeting")
     email = normalize_email(address)
     window = settings.subscribe_ip_window_minutes * 60
-    if not ratelimit.hit(conn, "subscribe-ip", client, limit=settings.subscribe_ip_limit, window=window):
+    if not ratelimit.hit(conn, "subscribe-ip", ratelimit.client_key(client), limit=settings.subscribe_ip_limit,
+                         window=window):
         log.warning("subscribe post refused: client over %d posts in %g minutes",
                     settings.subscribe_ip_limit, settings.subscribe_ip_window_minutes)
         return None
     every = settings.subscribe_mail_every_minutes * 60
-    if not ratelimit.hit(conn, "confirm-mail", email, limit=1, window=every):
+    if not ratelimit.hit(conn, MAIL_LIMIT, email, limit=1, window=every):
         log.info("subscribe post refused: an address was mailed less than %g minutes ago",
                  settings.subscribe_mail_every_minutes)
         return None
     sub, should_send = subscribe(conn, email, name=name, topics=topics, known_topics=known_topics)
     return new_attempt(conn, sub) if should_send and sub is not None else None
+
+
+def mail_failed(conn: Connection, subscriber: dict) -> None:
+    """The confirmation email could not be sent: the address may try again at once, as the page says."""
+    ratelimit.undo(conn, MAIL_LIMIT, subscriber["email"])

@@ -137,6 +137,8 @@ def subscribe(
             subscribers.send_confirmation(settings, sub, send)
         except CuratorError as exc:
             log.error("confirmation email to subscriber %s not sent: %s", sub["id"], exc)
+            with request.app.state.engine.begin() as conn:
+                subscribers.mail_failed(conn, sub)
             return _message(
                 "We could not send the confirmation email",
                 ["Your address is saved, but the email with the confirmation link could not be sent just now.",

@@ -56,6 +56,13 @@ def test_one_ip_cannot_mail_many_addresses(conf, engine):
     assert len(_mails(conf, "someone@example.com")) == 1
 
 
+def test_hopping_within_an_ipv6_64_does_not_reset_the_limit(conf, engine):
+    for n in range(8):
+        with _client(conf, engine, ip=f"2001:db8:1:2::{n + 1:x}") as client:
+            _post(client, f"person{n}@example.com")
+    assert len(_mails(conf)) == conf.subscribe_ip_limit
+
+
 def test_the_limits_hold_across_web_processes(conf, db_url):
     """Two apps with engines of their own, as two processes behind a load balancer: one database's counters."""
     first, second = store.make_engine(db_url), store.make_engine(db_url)
