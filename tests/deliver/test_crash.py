@@ -39,7 +39,7 @@ class EventFeeder(threading.Thread):
 
     def run(self) -> None:
         try:
-            with TestClient(self.app) as client:
+            with TestClient(self.app, base_url=self.app.state.settings.base_url) as client:
                 while not self.done.wait(0.05):
                     self.feed(client)
                 self.feed(client)

@@ -21,7 +21,7 @@ def signer():
 @pytest.fixture
 def client(settings, engine, signer):
     app = create_app(settings.model_copy(update={"sendgrid_webhook_public_key": signer.public_key}), engine)
-    with TestClient(app) as client:
+    with TestClient(app, base_url=settings.base_url) as client:
         yield client
 
 
@@ -72,6 +72,6 @@ def test_a_signed_post_that_is_not_json_is_a_400(client, signer):
 
 
 def test_without_a_key_unsigned_posts_are_taken(settings, engine):
-    with TestClient(create_app(settings, engine)) as client:
+    with TestClient(create_app(settings, engine), base_url=settings.base_url) as client:
         response = client.post(URL, content=dumps(_bounce("ada@example.com")))
     assert response.status_code == 200

@@ -214,8 +214,9 @@ def test_sign_in_sets_a_signed_httponly_lax_secure_cookie(client, engine):
 
 def test_cookies_are_not_secure_on_plain_http(conf, engine):
     plain = conf.model_copy(update={"base_url": "http://localhost:8000"})
-    with TestClient(create_app(plain, engine)) as client:
+    with TestClient(create_app(plain, engine), base_url="http://localhost:8000") as client:
         page = client.get("/login")
+        assert page.headers.get_list("set-cookie")
         assert all("Secure" not in c for c in page.headers.get_list("set-cookie"))
 
 
