@@ -35,12 +35,11 @@ class EventFeeder(threading.Thread):
         self.signer = Signer()
         self.app = create_app(settings.model_copy(update={"sendgrid_webhook_public_key": self.signer.public_key}),
                               engine)  # fmt: skip
-        self.base_url = settings.base_url
         self.sg, self.done, self.posted, self.error = sg, threading.Event(), 0, None
 
     def run(self) -> None:
         try:
-            with TestClient(self.app, base_url=self.base_url) as client:
+            with TestClient(self.app, base_url=self.app.state.settings.base_url) as client:
                 while not self.done.wait(0.05):
                     self.feed(client)
                 self.feed(client)

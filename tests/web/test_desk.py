@@ -216,6 +216,7 @@ def test_cookies_are_not_secure_on_plain_http(conf, engine):
     plain = conf.model_copy(update={"base_url": "http://localhost:8000"})
     with TestClient(create_app(plain, engine), base_url="http://localhost:8000") as client:
         page = client.get("/login")
+        assert page.headers.get_list("set-cookie")
         assert all("Secure" not in c for c in page.headers.get_list("set-cookie"))
 
 
