@@ -71,7 +71,12 @@ def test_a_signed_post_that_is_not_json_is_a_400(client, signer):
     assert response.status_code == 400 and "list of event objects" in response.json()["error"]
 
 
-def test_without_a_key_unsigned_posts_are_taken(settings, engine):
+def test_without_a_key_posts_are_refused_unless_unsigned_ones_are_allowed(settings, engine):
     with TestClient(create_app(settings, engine), base_url=settings.base_url) as client:
+        refused = client.post(URL, content=dumps(_bounce("ada@example.com")))
+    assert refused.status_code == 503 and "CURATOR_SENDGRID_WEBHOOK_PUBLIC_KEY" in refused.json()["error"]
+    assert _events(engine) == 0
+    allowed = settings.model_copy(update={"webhook_allow_unsigned": True})
+    with TestClient(create_app(allowed, engine), base_url=settings.base_url) as client:
         response = client.post(URL, content=dumps(_bounce("ada@example.com")))
     assert response.status_code == 200
