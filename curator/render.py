@@ -190,6 +190,7 @@ def _context(content: IssueContent, topics: Sequence[str], settings: Settings, p
         "subscribe_url": _Literal(subscribe_url(settings)),
         "personal": personal,
         "settings": settings,
+        "notice": "",
     }
 
 
@@ -206,9 +207,9 @@ def render_variant(content: IssueContent, topics: Sequence[str] | str, settings:
     )
 
 
-def render_archive_page(content: IssueContent, settings: Settings) -> str:
+def render_archive_page(content: IssueContent, settings: Settings, notice: str = "") -> str:
     """The issue as a web page: every topic in feeds.yaml order, no personal values or tags."""
-    context = _context(content, (), settings, personal=False)
+    context = _context(content, (), settings, personal=False) | {"notice": notice}
     return _inline(environment().get_template("issue.html").render(context))
 
 

@@ -310,7 +310,8 @@ def test_send(request: Request, period: str, user: dict = Depends(EDITOR), topic
     sources = _sources(request)
     chosen = [t for t in topic if t in sources.topic_names] or sources.topic_names
     try:
-        send_test(session.settings_of(request), request.app.state.engine, period, user["email"], chosen)
+        send_test(session.settings_of(request), request.app.state.engine, period, user["email"], chosen,
+                  actor=_actor(user))
     except NotFound:
         raise
     except CuratorError as exc:
