@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy import Engine
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
+from starlette.staticfiles import StaticFiles
 
 from curator import store
 from curator.config import Settings
@@ -29,6 +31,7 @@ from curator.web import auth, desk, health, ops, public, webhook
 from curator.web.templating import render
 
 log = logging.getLogger("curator.web")
+STATIC = Path(__file__).with_name("static")
 
 # Most specific first: the first class the error is an instance of decides the status.
 STATUS: list[tuple[type[Exception], int]] = [
@@ -72,6 +75,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.include_router(webhook.router)
     app.include_router(ops.router)
     app.include_router(health.router)
+    # The desk's scripts and styles (htmx and SortableJS vendored beside their licences): no build step.
+    app.mount("/static", StaticFiles(directory=STATIC, follow_symlink=False), name="static")
     # Other faces add their routers here: public pages, the SendGrid webhook, the ops console.
 
     for kind in (CuratorError, HTTPException, RequestValidationError, Exception):

@@ -357,9 +357,10 @@ def archived_issue(request: Request, period: str) -> Response:
     settings = _settings(request)
     try:
         editorial.parse_period(period)
+        staff = _staff(request)  # before the query's connection: SQLite would lock against a second one
         with request.app.state.engine.connect() as conn:
             status = conn.execute(select(issues.c.status).where(issues.c.period == period)).scalar()
-            staff = status is not None and status not in ARCHIVED and _staff(request)
+            staff = staff and status is not None and status not in ARCHIVED
             if status not in ARCHIVED and not staff:
                 raise NotFound(period)
             content = editorial.issue_content(
