@@ -175,6 +175,8 @@ def test_an_editor_reviews_thirty_picks_by_keyboard_and_drag_and_approves(page, 
         "The salary guide, edited", now[pick_id]["title"], True)
     expect(page.locator(f"#pick-{pick_id} .blurb p strong")).to_have_text("Start here")
     expect(page.locator(f"#pick-{pick_id} .badge.featured")).to_be_visible()
+    page.evaluate("() => document.getElementById('topic-career').scrollIntoView()")
+    page.screenshot(path=str(artifacts / "desk-readme.png"))  # the README's picture of the desk
     with engine.connect() as conn:
         fields = conn.execute(select(audit_log.c.action).where(audit_log.c.target == f"{PERIOD}#{pick_id}")).scalars()
         assert {"pick.edit.title", "pick.edit.blurb", "pick.edit.featured"} <= set(fields)
@@ -211,6 +213,7 @@ def test_an_editor_reviews_thirty_picks_by_keyboard_and_drag_and_approves(page, 
     fits_a_phone(page)
     assert_accessible(page)
     shot("4-preview-phone-dark")
+    page.locator("iframe.email").screenshot(path=str(artifacts / "desk-4-email-phone-dark.png"))
 
     # Approve, on the confirmation page.
     page.set_viewport_size({"width": 1280, "height": 900})

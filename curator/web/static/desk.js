@@ -18,8 +18,10 @@
 
   // --- picks and focus -------------------------------------------------------------------
 
+  // Picks the editor can see: not in a collapsed topic, not in a closed "Rejected" list.
   function visiblePicks() {
-    return Array.from(desk.querySelectorAll("li.pick")).filter((el) => el.offsetParent !== null);
+    return Array.from(desk.querySelectorAll("li.pick")).filter(
+      (el) => el.offsetParent !== null && !el.closest("details:not([open]), [hidden]"));
   }
 
   function pickEl(id) {
