@@ -95,6 +95,7 @@ def test_an_editor_reviews_thirty_picks_by_keyboard_and_drag_and_approves(page, 
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", name="December 2026")).to_be_visible()
     expect(page.locator("li.pick.suggested")).to_have_count(30)
+    expect(page.locator("html")).to_have_class(re.compile(r"\bjs\b"))  # desk.js ran
     assert_accessible(page)
     shot("1-issue")
 
@@ -233,3 +234,40 @@ def test_an_editor_reviews_thirty_picks_by_keyboard_and_drag_and_approves(page, 
         page.goto(base + path)
         fits_a_phone(page)
         assert_accessible(page)
+
+
+def test_the_desk_works_under_its_content_security_policy(browser, desk, engine):
+    """Without bypassing the CSP (the test above must, for axe): htmx, SortableJS and desk.js run, nothing is refused."""
+    from playwright.sync_api import expect
+
+    base, ids = desk
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
+    page = context.new_page()
+    refused: list[str] = []
+    page.on("console", lambda message: "Content Security Policy" in message.text and refused.append(message.text))
+    try:
+        page.goto(base + f"/desk/{PERIOD}")
+        page.get_by_label("Email").fill(EMAIL)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.locator("li.pick.suggested")).to_have_count(30)
+        expect(page.locator("html")).to_have_class(re.compile(r"\bjs\b"))  # desk.js ran
+        page.keyboard.press("j")
+        page.keyboard.press("a")
+        first = ids["career"][0]
+        expect(page.locator(f"#pick-{first}")).to_have_class(re.compile(r"\bapproved\b"))
+        assert decisions(engine)[first]["decision"] == "approved"
+        assert page.evaluate("() => typeof Sortable") == "function"
+        # Topics collapse, and stay collapsed when an action elsewhere swaps their section in again.
+        toggle = page.get_by_role("button", name="Show or hide").nth(2)
+        toggle.click()
+        expect(page.locator("#topic-leadership-body")).to_be_hidden()
+        assert toggle.get_attribute("aria-expanded") == "false"
+        page.get_by_role("button", name="Approve within quota").click()
+        expect(page.locator("#desk-message")).to_contain_text("Approved")
+        expect(page.locator("#topic-leadership-body")).to_be_hidden()
+        page.get_by_role("button", name="Show or hide").nth(2).click()
+        expect(page.locator("#topic-leadership-body")).to_be_visible()
+        assert refused == []
+    finally:
+        context.close()
