@@ -237,7 +237,7 @@ def test_an_editor_reviews_thirty_picks_by_keyboard_and_drag_and_approves(page, 
 
 
 def test_the_desk_works_under_its_content_security_policy(browser, desk, engine):
-    """Without bypassing the CSP (the test above must, for axe): htmx, SortableJS and desk.js run, nothing is refused."""
+    """Without bypassing the CSP (the test above must, for axe): htmx, SortableJS and desk.js run, none refused."""
     from playwright.sync_api import expect
 
     base, ids = desk
