@@ -8,9 +8,7 @@ reloads. The scripts are static files (no inline script), served from /static.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from sqlalchemy import Connection, case, func, select
@@ -26,7 +24,7 @@ from curator.store.schema import PICK_DECISIONS, issues, items, picks
 from curator.web import desk_view, fetch_now, session
 from curator.web.auth import EDITOR, csrf_protect
 from curator.web.pagemeta import fetch_page_meta
-from curator.web.templating import environment, render
+from curator.web.templating import render
 
 router = APIRouter(prefix="/desk", dependencies=[Depends(EDITOR), Depends(csrf_protect)])
 CSP = (
@@ -262,11 +260,11 @@ def add_link(
     typed = {"url": url.strip(), "topic": topic, "title": title.strip(), "summary": summary.strip()}
     if topic not in sources.topic_names:
         known = ", ".join(sources.topic_names)
-        return _link_refused(request, sources, period, typed, f"choose a topic for the link ({known})")
+        return desk_view.link_refused(request, sources, period, typed, f"choose a topic for the link ({known})")
     if typed["url"].lower().startswith(("http://", "https://")) and not (typed["title"] and typed["summary"]):
         meta = fetch_page_meta(typed["url"], settings.page_fetch_timeout)
         if meta.error and not typed["title"]:
-            return _link_refused(
+            return desk_view.link_refused(
                 request, sources, period, typed,
                 f"Could not read the title of {typed['url']}: {meta.error}. Type a title (and a summary) yourself.",
             )
@@ -284,32 +282,13 @@ def add_link(
     except CuratorError as exc:
         if isinstance(exc, NotFound):
             raise
-        return _link_refused(request, sources, period, typed, str(exc))
-    extra = _link_form(request, period, sources, {"topic": topic}) if desk_view.is_htmx(request) else ""
+        return desk_view.link_refused(request, sources, period, typed, str(exc))
+    extra = desk_view.link_form(request, period, sources, {"topic": topic}) if desk_view.is_htmx(request) else ""
     return desk_view.act(request, sources, period, action, touched=[topic], anchor=f"topic-{topic}", extra=extra)
-
-
-def _link_form(request: Request, period: str, sources: Sources, link: dict, *, oob: bool = True) -> str:
-    values = {k: link.get(k, "") for k in ("url", "topic", "title", "summary", "error")}
-    return environment().get_template("desk/_add_link.html").render(
-        issue={"period": period}, topics=desk_view.topics(sources), link=values, editable=True,
-        csrf_token=session.csrf_token(request), oob=oob,
-    )
-
-
-def _link_refused(request: Request, sources: Sources, period: str, typed: dict, error: str) -> Response:
-    """Keep what was typed, say what is missing: the form again, with the address still in it."""
-    if desk_view.is_htmx(request):
-        extra = _link_form(request, period, sources, typed | {"error": error})
-        return desk_view.fragments(request, sources, period, "error", error, touched=(), extra=extra)
-    session.flash(request, "error", error)
-    query = urlencode({f"link_{k}": v for k, v in (typed | {"error": error}).items() if v})
-    return session.finish(request, RedirectResponse(f"/desk/{period}?{query}#add-link", status_code=303))
 
 
 PREVIEW_WIDTHS = {"desktop": "Desktop", "phone": "Phone (375 px)"}
 PREVIEW_SCHEMES = {"light": "Light", "dark": "Dark"}
-_DARK_MEDIA = re.compile(r"@media\s*\(prefers-color-scheme:\s*dark\)")
 
 
 @router.get("/{period}/preview")
@@ -328,8 +307,7 @@ def preview(
         content = editorial.issue_content(conn, period, desk_view.topics(sources), include_suggested=bool(suggested))
     subscriber = {"id": 0, "email": user["email"], "name": "", "topics": chosen}
     rendered = render_for(content, subscriber, settings)
-    # Dark mode as a reader's phone shows it: the email's own dark rules, applied whatever this browser prefers.
-    html = _DARK_MEDIA.sub("@media all", rendered.html) if scheme == "dark" else rendered.html
+    html = desk_view.dark(rendered.html) if scheme == "dark" else rendered.html
     query = [("topic", name) for name in chosen] + ([("suggested", "1")] if suggested else [])
     return _page(
         request, "desk/preview.html", issue=issue, rendered=rendered, html=html, topics=desk_view.topics(sources),

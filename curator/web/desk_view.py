@@ -9,8 +9,10 @@ what happened.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from urllib.parse import urlencode
 
 from sqlalchemy import Connection, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -161,3 +163,33 @@ def _render(request: Request, name: str, context: dict) -> HTMLResponse:
 def fragment(request: Request, name: str, **context: object) -> HTMLResponse:
     """One template fragment (no page around it), for htmx."""
     return _render(request, name, dict(context))
+
+
+# --- the add-a-link form, and the preview's dark mode --------------------------------------
+
+
+def link_form(request: Request, period: str, sources: Sources, link: dict, *, oob: bool = True) -> str:
+    """The add-a-link form as htmx swaps it in: empty for the next link, or with what was typed."""
+    values = {k: link.get(k, "") for k in ("url", "topic", "title", "summary", "error")}
+    return environment().get_template("desk/_add_link.html").render(
+        issue={"period": period}, topics=topics(sources), link=values, editable=True,
+        csrf_token=session.csrf_token(request), oob=oob,
+    )
+
+
+def link_refused(request: Request, sources: Sources, period: str, typed: dict, error: str) -> Response:
+    """Keep what was typed, say what is missing: the form again, with the address still in it."""
+    if is_htmx(request):
+        extra = link_form(request, period, sources, typed | {"error": error})
+        return fragments(request, sources, period, "error", error, touched=(), extra=extra)
+    session.flash(request, "error", error)
+    query = urlencode({f"link_{k}": v for k, v in (typed | {"error": error}).items() if v})
+    return session.finish(request, RedirectResponse(f"/desk/{period}?{query}#add-link", status_code=303))
+
+
+_DARK_MEDIA = re.compile(r"@media\s*\(prefers-color-scheme:\s*dark\)")
+
+
+def dark(html: str) -> str:
+    """The email as a reader in dark mode sees it: its own dark rules, whatever this browser prefers."""
+    return _DARK_MEDIA.sub("@media all", html)
