@@ -28,6 +28,7 @@ class IssueContent:
     preheader: str = ""
     intro: str = ""
     sections: tuple[Section, ...] = field(default_factory=tuple)
+    featured: PickView | None = None  # the editors' pick of the month: first, for every subscriber
 
     def ordered_for(self, topics: list[str] | tuple[str, ...]) -> tuple[Section, ...]:
         """Sections with the subscriber's topics first (in their order), then the rest."""

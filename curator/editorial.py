@@ -118,8 +118,9 @@ def issue_content(
     decisions = ("approved", "suggested") if include_suggested else ("approved",)
     rows = conn.execute(
         select(
-            picks.c.topic, picks.c.blurb, items.c.title, items.c.canonical_url,
-            items.c.summary_text, feeds.c.title.label("source"),
+            picks.c.topic, picks.c.blurb, func.coalesce(picks.c.title, items.c.title).label("title"),
+            items.c.canonical_url, func.coalesce(picks.c.summary, items.c.summary_text).label("summary_text"),
+            feeds.c.title.label("source"), picks.c.featured, picks.c.decision,
         )
         .join(items, items.c.id == picks.c.item_id)
         .outerjoin(feeds, feeds.c.id == items.c.feed_id)
@@ -127,13 +128,16 @@ def issue_content(
         .order_by(picks.c.topic, picks.c.rank, picks.c.id)
     ).mappings()
     by_topic: dict[str, list[PickView]] = {}
+    featured: PickView | None = None
     for row in rows:
-        by_topic.setdefault(row["topic"], []).append(
-            PickView(
-                title=row["title"], url=row["canonical_url"], summary_text=row["summary_text"],
-                blurb=row["blurb"], source=row["source"] or "",
-            )
+        view = PickView(
+            title=row["title"], url=row["canonical_url"], summary_text=row["summary_text"],
+            blurb=row["blurb"], source=row["source"] or "",
         )
+        if row["featured"] and row["decision"] == "approved":
+            featured = view  # at the top of the issue, for everyone, and not again in its topic
+        else:
+            by_topic.setdefault(row["topic"], []).append(view)
     titles = dict(topics)
     order = [name for name, _ in topics] + sorted(set(by_topic) - set(titles))
     sections = tuple(
@@ -143,7 +147,7 @@ def issue_content(
     )
     return IssueContent(
         period=period, subject=issue["subject"], preheader=issue["preheader"],
-        intro=issue["intro"], sections=sections,
+        intro=issue["intro"], sections=sections, featured=featured,
     )
 
 
@@ -191,10 +195,15 @@ def get_pick(conn: Connection, pick_id: int) -> dict:
 def _pick_query():
     return (
         select(
-            picks.c.id, picks.c.item_id.label("item"), items.c.title, items.c.canonical_url.label("url"),
-            picks.c.topic, picks.c.rank, picks.c.score, picks.c.parts, picks.c.decision, picks.c.blurb,
-            picks.c.decided_by, items.c.summary_text, items.c.manual, items.c.published_at,
-            feeds.c.title.label("source"), issues.c.period,
+            picks.c.id, picks.c.item_id.label("item"), func.coalesce(picks.c.title, items.c.title).label("title"),
+            items.c.canonical_url.label("url"), picks.c.topic, picks.c.rank, picks.c.score, picks.c.parts,
+            picks.c.decision, picks.c.blurb, picks.c.decided_by,
+            func.coalesce(picks.c.summary, items.c.summary_text).label("summary_text"), items.c.manual,
+            items.c.published_at, feeds.c.title.label("source"), issues.c.period,
+            # The item's own words, kept when an editor rewrites them for this issue.
+            items.c.title.label("original_title"), items.c.summary_text.label("original_summary"),
+            picks.c.title.label("edited_title"), picks.c.summary.label("edited_summary"),
+            picks.c.featured, picks.c.created_at,
         )
         .join(items, items.c.id == picks.c.item_id)
         .join(issues, issues.c.id == picks.c.issue_id)
@@ -208,9 +217,10 @@ def decide_pick(conn: Connection, pick_id: int, decision: str, actor: str) -> di
         raise CuratorError(f"{decision!r} is not a decision: use approved, rejected or suggested")
     pick = get_pick(conn, pick_id)
     editable_issue(conn, pick["period"])
-    conn.execute(
-        update(picks).where(picks.c.id == pick_id).values(decision=decision, decided_by=actor, decided_at=now())
-    )
+    values: dict = {"decision": decision, "decided_by": actor, "decided_at": now()}
+    if decision != "approved":
+        values["featured"] = False  # only an approved pick goes out, featured or not
+    conn.execute(update(picks).where(picks.c.id == pick_id).values(**values))
     audit(conn, actor, f"pick.{decision}", f"{pick['period']}#{pick_id}", pick["title"][:200])
     return get_pick(conn, pick_id)
 
@@ -314,18 +324,25 @@ def add_link(
 
 
 def approve_all(conn: Connection, period: str, quotas: dict[str, int], actor: str) -> int:
-    """Approve the suggested picks among each topic's first `quota` (rejected aside); how many."""
-    approved = 0
+    """Approve the suggested picks among each topic's first `quota` (rejected aside); how many.
+
+    One audit entry for the lot: it was one decision, and thirty lines would bury the others.
+    """
+    editable_issue(conn, period)
     by_topic: dict[str, list[dict]] = {}
     for pick in list_picks(conn, period):
         if pick["decision"] != "rejected":
             by_topic.setdefault(pick["topic"], []).append(pick)
-    for topic, quota in quotas.items():
-        for pick in by_topic.get(topic, [])[:quota]:
-            if pick["decision"] == "suggested":
-                decide_pick(conn, pick["id"], "approved", actor)
-                approved += 1
-    return approved
+    chosen = [pick for topic, quota in quotas.items() for pick in by_topic.get(topic, [])[:quota]
+              if pick["decision"] == "suggested"]
+    if chosen:
+        conn.execute(
+            update(picks).where(picks.c.id.in_([p["id"] for p in chosen]))
+            .values(decision="approved", decided_by=actor, decided_at=now())
+        )
+        detail = f"{len(chosen)} picks: " + ", ".join(f"#{p['id']}" for p in chosen)
+        audit(conn, actor, "pick.approve_quota", period, detail[:2000])
+    return len(chosen)
 
 
 def approval_warnings(conn: Connection, period: str, topics: list[tuple[str, str]]) -> list[str]:

@@ -26,7 +26,7 @@ import css_inline
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from curator import tokens
+from curator import richtext, tokens
 from curator.config import Settings, resource_path
 from curator.content import IssueContent
 
@@ -79,6 +79,15 @@ def _wrap(text: str, indent: str = "", width: int = TEXT_WIDTH) -> str:
     )
 
 
+def _markdown(text: str) -> Markup:
+    """Editors' Markdown as sanitized HTML; Markup skips `_finalize`, so tags are neutralized here."""
+    return Markup(_neutralize_text(str(richtext.to_html(text))))
+
+
+def _markdown_text(text: str, indent: str = "") -> str:
+    return richtext.to_text(text, width=TEXT_WIDTH, indent=indent)
+
+
 def _paragraphs(text: str) -> list[str]:
     return [" ".join(p.split()) for p in re.split(r"\n\s*\n", text or "") if p.strip()]
 
@@ -100,7 +109,10 @@ def environment(folder: Path | None = None) -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(link=_link, wrap=_wrap, paragraphs=_paragraphs, shorten=_shorten)
+    env.filters.update(
+        link=_link, wrap=_wrap, paragraphs=_paragraphs, shorten=_shorten, markdown=_markdown,
+        markdown_text=_markdown_text,
+    )
     env.globals["sender_line"] = sender_line
     return env
 
@@ -180,6 +192,7 @@ def _context(content: IssueContent, topics: Sequence[str], settings: Settings, p
         "subscribe_url": _Literal(subscribe_url(settings)),
         "personal": personal,
         "settings": settings,
+        "notice": "",
     }
 
 
@@ -196,9 +209,9 @@ def render_variant(content: IssueContent, topics: Sequence[str] | str, settings:
     )
 
 
-def render_archive_page(content: IssueContent, settings: Settings) -> str:
+def render_archive_page(content: IssueContent, settings: Settings, notice: str = "") -> str:
     """The issue as a web page: every topic in feeds.yaml order, no personal values or tags."""
-    context = _context(content, (), settings, personal=False)
+    context = _context(content, (), settings, personal=False) | {"notice": notice}
     return _inline(environment().get_template("issue.html").render(context))
 
 

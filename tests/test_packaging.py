@@ -31,6 +31,9 @@ def test_the_wheel_carries_templates_feeds_and_the_scheduler(wheel_dir):
     assert any(n.startswith("curator/templates/email/") for n in names)
     assert any(n.startswith("curator/templates/web/") for n in names)
     assert "scheduler/__main__.py" in names
+    for static in ("desk.js", "desk.css", "vendor/htmx.min.js", "vendor/htmx.LICENSE", "vendor/Sortable.min.js",
+                   "vendor/Sortable.LICENSE"):
+        assert f"curator/web/static/{static}" in names, static
 
 
 @pytest.mark.slow

@@ -104,7 +104,7 @@ def _send_test(settings: Settings, period: str, to: str, topics: str | None) -> 
     chosen = [t.strip() for t in (topics or "").split(",") if t.strip()]
     if unknown := [t for t in chosen if t not in known]:
         raise ConfigError(f"--topics: unknown {', '.join(unknown)}; the topics are {', '.join(known)}")
-    address = deliver.send_test(settings, state.engine("send"), period, to, chosen or known)
+    address = deliver.send_test(settings, state.engine("send"), period, to, chosen or known, actor="cli")
     where = f" into {settings.outbox_dir}" if settings.delivery == "outbox" else f" through {settings.delivery}"
     console.print(f"Sent one {deliver.TEST_PREFIX.strip()} copy of {period} to {address}{where}; no ledger row.")
 

@@ -9,9 +9,10 @@ from curator.config import Settings
 from curator.deliver.backends import Outcome, SingleMessage, make_backend
 from curator.deliver.links import require_secure_links
 from curator.errors import DeliveryError
-from curator.subscribers import find, normalize_email
+from curator.subscribers import normalize_email
 
 TEST_PREFIX = "[TEST] "
+TEST_SUBSCRIBER_ID = 0  # the subscriber a test copy's links name: nobody
 
 
 def send_transactional(
@@ -32,11 +33,15 @@ def send_transactional(
     raise DeliveryError(f"the email to {to} was not sent: {result.error or result.outcome.value}; try again later")
 
 
-def send_test(settings: Settings, engine: Engine, period: str, to_email: str, topics: list[str] | None = None) -> str:
+def send_test(
+    settings: Settings, engine: Engine, period: str, to_email: str, topics: list[str] | None = None, actor: str = ""
+) -> str:
     """Send one copy of the issue (approved picks, or suggested ones before approval) marked [TEST]; no ledger.
 
-    `topics` is the topic set it is rendered for (None: every topic, feeds.yaml order).
-    Returns the address it went to.
+    `topics` is the topic set it is rendered for (None: every topic, feeds.yaml order). The copy's
+    links name subscriber 0, whoever it goes to: following its unsubscribe link opens a page that
+    says it is a test copy, and never unsubscribes the editor who clicked it to check. The send
+    is in the audit log. Returns the address it went to.
     """
     from curator.sources import load_sources
 
@@ -47,13 +52,14 @@ def send_test(settings: Settings, engine: Engine, period: str, to_email: str, to
         issue = editorial.get_issue(conn, period)
         draft = issue["status"] in ("draft", "in_review")
         content = editorial.issue_content(conn, period, known, include_suggested=draft)
-        subscriber = find(conn, address)
-    # A subscriber's own links work; anyone else's name a subscriber 0 and are refused if followed.
-    person = subscriber or {"id": 0, "email": address, "name": ""}
+    person = {"id": TEST_SUBSCRIBER_ID, "email": address, "name": ""}
     body = render.render_variant(content, topics or [], settings)
     copy = render.personalize(body, render.recipient_values(settings, person))
     send_transactional(
         settings, to=address, subject=TEST_PREFIX + copy.subject, html=copy.html, text=copy.text,
         headers=render.list_unsubscribe_headers(settings, person),
     )  # fmt: skip
+    with engine.begin() as conn:
+        shown = ", ".join(topics) if topics else "every topic"
+        editorial.audit(conn, actor or address, "issue.test_send", period, f"to {address} ({shown})")
     return address

@@ -22,6 +22,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     false,
+    text,
 )
 
 metadata = MetaData(
@@ -161,8 +162,47 @@ picks = Table(
     Column("blurb", Text, nullable=False, default=""),
     Column("decided_by", String(320)),
     Column("decided_at", UTCDateTime),
+    # An editor's own title and summary for this issue; NULL shows the item's (the original, kept).
+    Column("title", String(1000)),
+    Column("summary", Text),
+    # At the top of the issue, before every topic; at most one per issue (a partial unique index).
+    Column("featured", Boolean, nullable=False, default=False, server_default="0"),
+    # When the pick joined the issue: the desk marks those new since an editor's last visit.
+    Column("created_at", UTCDateTime, default=now),
     UniqueConstraint("issue_id", "item_id", name="uq_picks_issue_item"),
     CheckConstraint(_in("decision", PICK_DECISIONS), name="decision"),
+    Index("uq_picks_featured", "issue_id", unique=True, sqlite_where=text("featured"),
+          postgresql_where=text("featured")),
+)
+
+# The last time each editor opened each issue in the desk ("new since your last visit").
+desk_visits = Table(
+    "desk_visits",
+    metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("period", String(7), primary_key=True),
+    Column("seen_at", UTCDateTime, nullable=False),
+)
+
+FETCH_STATES = ("running", "done", "failed")
+
+# "Fetch feeds now" from the desk: a run's progress, read by whichever web process the editor polls.
+fetch_runs = Table(
+    "fetch_runs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("period", String(7), nullable=False),
+    Column("started_by", String(320), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False, default=now),
+    Column("finished_at", UTCDateTime),
+    Column("state", String(20), nullable=False, default="running"),
+    Column("feeds_total", Integer, nullable=False, default=0),
+    Column("feeds_done", Integer, nullable=False, default=0),
+    Column("new_items", Integer, nullable=False, default=0),
+    Column("new_picks", Integer, nullable=False, default=0),
+    Column("errors", Integer, nullable=False, default=0),
+    Column("message", Text, nullable=False, default=""),
+    CheckConstraint(_in("state", FETCH_STATES), name="state"),
 )
 
 audit_log = Table(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -13,6 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Match
+from starlette.staticfiles import StaticFiles
 
 from curator import store
 from curator.config import Settings
@@ -32,6 +34,7 @@ from curator.web import admin, auth, desk, headers, health, ops, public, reset, 
 from curator.web.templating import render
 
 log = logging.getLogger("curator.web")
+STATIC = Path(__file__).with_name("static")
 
 # Most specific first: the first class the error is an instance of decides the status.
 STATUS: list[tuple[type[Exception], int]] = [
@@ -80,6 +83,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.include_router(webhook.router)
     app.include_router(ops.router)
     app.include_router(health.router)
+    # The desk's scripts and styles (htmx and SortableJS vendored beside their licences): no build step.
+    app.mount("/static", StaticFiles(directory=STATIC, follow_symlink=False), name="static")
     # Other faces add their routers here: public pages, the SendGrid webhook, the ops console.
 
     for kind in (CuratorError, HTTPException, RequestValidationError, Exception):

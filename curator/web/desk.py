@@ -1,12 +1,13 @@
 """The editors' desk: issues, ranked candidates with their reasons, decisions, preview, approval.
 
-Every action is a small form that posts, then redirects back to the issue (post/redirect/get)
-with a flash message saying what happened, or why it was refused.
+Every action is a small form. Posted plainly (no JavaScript), it redirects back to the issue
+(post/redirect/get) with a flash message saying what happened, or why it was refused. Posted
+by htmx, it answers the changed parts of the page instead (see desk_view), so the desk never
+reloads. The scripts are static files (no inline script), served from /static.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from urllib.parse import urlencode
 
@@ -14,29 +15,21 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from sqlalchemy import Connection, case, func, select
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from curator import editorial
+from curator import editorial, pick_edits
 from curator.curate import DraftResult, build_draft
 from curator.deliver import send_test
 from curator.errors import CuratorError, NotFound
 from curator.render import render_for
 from curator.sources import Sources, load_sources
 from curator.store.schema import PICK_DECISIONS, issues, items, picks
-from curator.web import headers, session
+from curator.web import desk_view, fetch_now, headers, session
 from curator.web.auth import EDITOR, csrf_protect
 from curator.web.pagemeta import fetch_page_meta
 from curator.web.templating import render
 from curator.web.urlparams import checked_path
 
 router = APIRouter(prefix="/desk", dependencies=[Depends(EDITOR), Depends(checked_path), Depends(csrf_protect)])
-STATUS_HELP = {
-    "draft": "Editors are choosing the picks.",
-    "in_review": "Editors are choosing the picks.",
-    "approved": "Approved: ops can send it. Reopen it to change anything.",
-    "sending": "Being sent: it can no longer change.",
-    "paused": "Sending is paused: it can no longer change.",
-    "sent": "Sent: it can no longer change.",
-    "cancelled": "Cancelled.",
-}
+STATUS_HELP = desk_view.STATUS_HELP
 
 
 def _page(request: Request, name: str, **context: object) -> Response:
@@ -47,10 +40,6 @@ def _sources(request: Request) -> Sources:
     return load_sources(session.settings_of(request).feeds)
 
 
-def _topics(sources: Sources) -> list[tuple[str, str]]:
-    return [(t.name, t.title or t.name) for t in sources.topics]
-
-
 def _actor(user: dict) -> str:
     return user["email"]
 
@@ -58,22 +47,6 @@ def _actor(user: dict) -> str:
 def _back(request: Request, period: str, anchor: str = "") -> Response:
     response = RedirectResponse(f"/desk/{period}" + (f"#{anchor}" if anchor else ""), status_code=303)
     return session.finish(request, response)
-
-
-def _act(request: Request, period: str, action: Callable[[Connection], str], anchor: str = "") -> Response:
-    """Run `action` in one transaction; flash its message, or the reason it was refused."""
-    editorial.parse_period(period)
-    try:
-        with request.app.state.engine.begin() as conn:
-            message = action(conn)
-    except NotFound:
-        raise
-    except CuratorError as exc:
-        session.flash(request, "error", str(exc))
-    else:
-        if message:
-            session.flash(request, "success", message)
-    return _back(request, period, anchor)
 
 
 def _pick_in(conn: Connection, period: str, pick_id: int) -> dict:
@@ -148,45 +121,20 @@ def _draft_outcome(period: str, result: DraftResult) -> tuple[str, str]:
 
 
 @router.get("/{period}")
-def issue_page(request: Request, period: str) -> Response:
+def issue_page(request: Request, period: str, user: dict = Depends(EDITOR)) -> Response:
     editorial.parse_period(period)
     sources = _sources(request)
-    with request.app.state.engine.connect() as conn:
-        issue = editorial.get_issue(conn, period)
-        rows = editorial.list_picks(conn, period)
-    return _page(
-        request, "desk/issue.html", issue=issue, sections=_sections(sources, rows),
-        editable=issue["status"] in editorial.EDITABLE, status_help=STATUS_HELP[issue["status"]],
-        topics=_topics(sources), counts=_counts(rows),
-    )
+    with request.app.state.engine.begin() as conn:
+        editorial.get_issue(conn, period)
+        previous = desk_view.visit(conn, user["id"], period)
+        context = desk_view.issue_context(conn, sources, period, new_since=previous)
+    run = fetch_now.latest(request.app.state.engine, period)
+    link = {k: request.query_params.get(f"link_{k}", "") for k in ("url", "topic", "title", "summary", "error")}
+    return _page(request, "desk/issue.html", **context, run=run, running=fetch_now.running(run), link=link)
 
 
-def _counts(rows: list[dict]) -> dict[str, int]:
-    out = {"approved": 0, "suggested": 0, "rejected": 0}
-    for row in rows:
-        out[row["decision"]] += 1
-    return out
-
-
-def _sections(sources: Sources, rows: list[dict]) -> list[dict]:
-    """Picks grouped by topic in feeds.yaml order; rejected ones apart; the quota line marked."""
-    declared = {t.name: t for t in sources.topics}
-    names = list(declared) + sorted({r["topic"] for r in rows} - set(declared))
-    sections = []
-    for name in names:
-        topic = declared.get(name)
-        mine = [r for r in rows if r["topic"] == name]
-        active = [r for r in mine if r["decision"] != "rejected"]
-        sections.append({
-            "name": name,
-            "title": (topic.title if topic else None) or name,
-            "description": topic.description if topic else "(not in feeds.yaml any more)",
-            "quota": topic.quota if topic else 0,
-            "approved": sum(1 for r in mine if r["decision"] == "approved"),
-            "active": active,
-            "rejected": [r for r in mine if r["decision"] == "rejected"],
-        })
-    return sections
+def _known(sources: Sources) -> list[str]:
+    return sources.topic_names
 
 
 @router.post("/{period}/edit")
@@ -198,26 +146,35 @@ def edit(
         editorial.edit_issue(conn, period, _actor(user), subject=subject, preheader=preheader, intro=intro)
         return "Saved the subject, preheader and introduction."
 
-    return _act(request, period, action, anchor="text")
+    return desk_view.act(request, _sources(request), period, action, touched=(), anchor="text", text=True)
 
 
 @router.post("/{period}/picks/{pick_id}/decision")
 def decide(
     request: Request, period: str, pick_id: int, user: dict = Depends(EDITOR), decision: str = Form(...)
 ) -> Response:
+    topic = _topic_of(request, period, pick_id)
+
     def action(conn: Connection) -> str:
         pick = _pick_in(conn, period, pick_id)
         editorial.decide_pick(conn, pick_id, decision, _actor(user))
         verb = {"approved": "Approved", "rejected": "Rejected", "suggested": "Returned to suggested"}[decision]
         return f"{verb}: {pick['title']}"
 
-    return _act(request, period, action, anchor=f"pick-{pick_id}")
+    return desk_view.act(request, _sources(request), period, action, touched=[topic], anchor=f"pick-{pick_id}")
+
+
+def _topic_of(request: Request, period: str, pick_id: int) -> str:
+    with request.app.state.engine.connect() as conn:
+        return _pick_in(conn, period, pick_id)["topic"]
 
 
 @router.post("/{period}/picks/{pick_id}/move")
 def move(
     request: Request, period: str, pick_id: int, user: dict = Depends(EDITOR), direction: str = Form(...)
 ) -> Response:
+    topic = _topic_of(request, period, pick_id)
+
     def action(conn: Connection) -> str:
         pick = _pick_in(conn, period, pick_id)
         moved = editorial.move_pick(conn, pick_id, direction, _actor(user))
@@ -225,19 +182,56 @@ def move(
             return f"{pick['title']} is already {'first' if direction == 'up' else 'last'} in {pick['topic']}."
         return f"Moved {direction}: {pick['title']}"
 
-    return _act(request, period, action, anchor=f"pick-{pick_id}")
+    return desk_view.act(request, _sources(request), period, action, touched=[topic], anchor=f"pick-{pick_id}")
+
+
+@router.post("/{period}/topics/{topic}/order")
+def reorder(
+    request: Request, period: str, topic: str, user: dict = Depends(EDITOR), order: list[int] = Form([])
+) -> Response:
+    """A topic's new order after a drag: the ids of its active picks, first to last."""
+
+    def action(conn: Connection) -> str:
+        moved = pick_edits.reorder(conn, period, topic, order, _actor(user))
+        return f"New order in {topic} saved." if moved else ""
+
+    return desk_view.act(request, _sources(request), period, action, touched=[topic], anchor=f"topic-{topic}")
 
 
 @router.post("/{period}/picks/{pick_id}/blurb")
 def blurb(
     request: Request, period: str, pick_id: int, user: dict = Depends(EDITOR), blurb: str = Form("")
 ) -> Response:
+    topic = _topic_of(request, period, pick_id)
+
     def action(conn: Connection) -> str:
         pick = _pick_in(conn, period, pick_id)
         editorial.set_blurb(conn, pick_id, blurb, _actor(user))
         return f"Saved the blurb of {pick['title']}." if blurb.strip() else f"Removed the blurb of {pick['title']}."
 
-    return _act(request, period, action, anchor=f"pick-{pick_id}")
+    return desk_view.act(request, _sources(request), period, action, touched=[topic], anchor=f"pick-{pick_id}")
+
+
+@router.post("/{period}/picks/{pick_id}/edit")
+def edit_pick(
+    request: Request, period: str, pick_id: int, user: dict = Depends(EDITOR),
+    title: str = Form(""), summary: str = Form(""), topic: str = Form(""), featured: str = Form(""),
+    blurb: str = Form(""),
+) -> Response:
+    """The pick's own title and summary, its topic, the featured flag and the blurb, in one form."""
+    sources = _sources(request)
+
+    def action(conn: Connection) -> str:
+        pick = _pick_in(conn, period, pick_id)
+        changed = pick_edits.edit_pick(
+            conn, pick_id, _actor(user), known_topics=sources.topic_names, title=title, summary=summary,
+            topic=topic or None, featured=bool(featured), blurb=blurb,
+        )
+        if not changed:
+            return f"Nothing changed in {pick['title']}."
+        return f"Saved the {', '.join(changed)} of {editorial.get_pick(conn, pick_id)['title']}."
+
+    return desk_view.act(request, sources, period, action, anchor=f"pick-{pick_id}")
 
 
 @router.post("/{period}/approve-quota")
@@ -249,7 +243,7 @@ def approve_quota(request: Request, period: str, user: dict = Depends(EDITOR)) -
         count = editorial.approve_all(conn, period, {t.name: t.quota for t in sources.topics}, _actor(user))
         return f"Approved {count} suggested picks within each topic's quota."
 
-    return _act(request, period, action)
+    return desk_view.act(request, sources, period, action)
 
 
 @router.post("/{period}/links")
@@ -259,18 +253,18 @@ def add_link(
 ) -> Response:
     sources = _sources(request)
     settings = session.settings_of(request)
+    typed = {"url": url.strip(), "topic": topic, "title": title.strip(), "summary": summary.strip()}
     if topic not in sources.topic_names:
-        session.flash(request, "error", f"choose a topic for the link ({', '.join(sources.topic_names)})")
-        return _back(request, period, "add-link")
-    if url.strip().lower().startswith(("http://", "https://")) and not (title.strip() and summary.strip()):
-        meta = fetch_page_meta(url.strip(), settings.page_fetch_timeout, allow_private=settings.fetch_allow_private)
-        if meta.error and not title.strip():
-            session.flash(
-                request, "error",
-                f"Could not read the title of {url.strip()}: {meta.error}. Type a title (and a summary) yourself.",
+        known = ", ".join(sources.topic_names)
+        return desk_view.link_refused(request, sources, period, typed, f"choose a topic for the link ({known})")
+    if typed["url"].lower().startswith(("http://", "https://")) and not (typed["title"] and typed["summary"]):
+        meta = fetch_page_meta(typed["url"], settings.page_fetch_timeout, allow_private=settings.fetch_allow_private)
+        if meta.error and not typed["title"]:
+            return desk_view.link_refused(
+                request, sources, period, typed,
+                f"Could not read the title of {typed['url']}: {meta.error}. Type a title (and a summary) yourself.",
             )
-            return _back(request, period, "add-link")
-        title, summary = title.strip() or meta.title, summary.strip() or meta.description
+        title, summary = typed["title"] or meta.title, typed["summary"] or meta.description
 
     def action(conn: Connection) -> str:
         pick = editorial.add_link(
@@ -278,34 +272,55 @@ def add_link(
         )
         return f"Added {pick['title']} to {topic}, approved."
 
-    return _act(request, period, action, anchor=f"topic-{topic}")
+    try:
+        with request.app.state.engine.connect() as conn:
+            editorial.editable_issue(conn, period)
+    except CuratorError as exc:
+        if isinstance(exc, NotFound):
+            raise
+        return desk_view.link_refused(request, sources, period, typed, str(exc))
+    extra = desk_view.link_form(request, period, sources, {"topic": topic}) if desk_view.is_htmx(request) else ""
+    return desk_view.act(request, sources, period, action, touched=[topic], anchor=f"topic-{topic}", extra=extra)
+
+
+PREVIEW_WIDTHS = {"desktop": "Desktop", "phone": "Phone (375 px)"}
+PREVIEW_SCHEMES = {"light": "Light", "dark": "Dark"}
 
 
 @router.get("/{period}/preview")
 def preview(
     request: Request, period: str, user: dict = Depends(EDITOR),
-    topic: list[str] = Query(default=[]), suggested: str = "",
+    topic: list[str] = Query(default=[]), suggested: str = "", width: str = "desktop", scheme: str = "light",
 ) -> Response:
     sources = _sources(request)
+    settings = session.settings_of(request)
     chosen = [t for t in topic if t in sources.topic_names] or sources.topic_names
+    width = width if width in PREVIEW_WIDTHS else "desktop"
+    scheme = scheme if scheme in PREVIEW_SCHEMES else "light"
     issue, content, rendered = _preview(request, period, user, chosen, bool(suggested))
-    query = urlencode([("topic", t) for t in chosen] + ([("suggested", "1")] if suggested else []))
+    query = [("topic", name) for name in chosen] + ([("suggested", "1")] if suggested else [])
+    email_url = f"/desk/{period}/preview/email?{urlencode(query + [('scheme', scheme)])}"
     return _page(
-        request, "desk/preview.html", issue=issue, rendered=rendered, topics=_topics(sources), chosen=chosen,
-        suggested=bool(suggested), empty=not content.sections, email_url=f"/desk/{period}/preview/email?{query}",
+        request, "desk/preview.html", issue=issue, rendered=rendered, email_url=email_url,
+        topics=desk_view.topics(sources), chosen=chosen, suggested=bool(suggested),
+        empty=not (content.sections or content.featured),
+        width=width, scheme=scheme, widths=PREVIEW_WIDTHS, schemes=PREVIEW_SCHEMES, query=query,
+        sender=f"{settings.from_name} <{settings.from_email}>",
+        preheader=content.preheader or " · ".join(s.title for s in content.ordered_for(chosen)),
     )
 
 
 @router.get("/{period}/preview/email")
 def preview_email(
     request: Request, period: str, user: dict = Depends(EDITOR),
-    topic: list[str] = Query(default=[]), suggested: str = "",
+    topic: list[str] = Query(default=[]), suggested: str = "", scheme: str = "light",
 ) -> Response:
     """The HTML part alone, for the preview's sandboxed frame: the email's inline CSS, no script."""
     sources = _sources(request)
     chosen = [t for t in topic if t in sources.topic_names] or sources.topic_names
-    rendered = _preview(request, period, user, chosen, bool(suggested))[2]
-    response = HTMLResponse(rendered.html, headers={"Cache-Control": "no-store"})
+    html = _preview(request, period, user, chosen, bool(suggested))[2].html
+    html = desk_view.dark(html) if scheme == "dark" else html
+    response = HTMLResponse(html, headers={"Cache-Control": "no-store"})
     return headers.email_page(response, framed_by_desk=True)
 
 
@@ -313,7 +328,7 @@ def _preview(request: Request, period: str, user: dict, chosen: list[str], sugge
     sources = _sources(request)
     with request.app.state.engine.connect() as conn:
         issue = editorial.get_issue(conn, period)
-        content = editorial.issue_content(conn, period, _topics(sources), include_suggested=suggested)
+        content = editorial.issue_content(conn, period, desk_view.topics(sources), include_suggested=suggested)
     subscriber = {"id": 0, "email": user["email"], "name": "", "topics": chosen}
     return issue, content, render_for(content, subscriber, session.settings_of(request))
 
@@ -324,7 +339,8 @@ def test_send(request: Request, period: str, user: dict = Depends(EDITOR), topic
     sources = _sources(request)
     chosen = [t for t in topic if t in sources.topic_names] or sources.topic_names
     try:
-        send_test(session.settings_of(request), request.app.state.engine, period, user["email"], chosen)
+        send_test(session.settings_of(request), request.app.state.engine, period, user["email"], chosen,
+                  actor=_actor(user))
     except NotFound:
         raise
     except CuratorError as exc:
@@ -341,23 +357,23 @@ def approve_page(request: Request, period: str) -> Response:
     with request.app.state.engine.connect() as conn:
         issue = editorial.get_issue(conn, period)
         rows = editorial.list_picks(conn, period)
-        warnings = editorial.approval_warnings(conn, period, _topics(sources))
+        warnings = editorial.approval_warnings(conn, period, desk_view.topics(sources))
     return _page(
-        request, "desk/approve.html", issue=issue, sections=_sections(sources, rows), warnings=warnings,
-        counts=_counts(rows), editable=issue["status"] in editorial.EDITABLE,
+        request, "desk/approve.html", issue=issue, sections=desk_view.sections(sources, rows), warnings=warnings,
+        counts=desk_view.counts(rows), editable=issue["status"] in editorial.EDITABLE,
     )
 
 
 @router.post("/{period}/approve")
 def approve(request: Request, period: str, user: dict = Depends(EDITOR)) -> Response:
-    topics = _topics(_sources(request))
+    sources = _sources(request)
 
     def action(conn: Connection) -> str:
-        for warning in editorial.approve_issue(conn, period, _actor(user), topics):
+        for warning in editorial.approve_issue(conn, period, _actor(user), desk_view.topics(sources)):
             session.flash(request, "warning", warning)
         return f"Issue {period} is approved. Ops can now send it."
 
-    return _act(request, period, action)
+    return desk_view.act(request, sources, period, action)
 
 
 @router.post("/{period}/reopen")
@@ -366,4 +382,39 @@ def reopen(request: Request, period: str, user: dict = Depends(EDITOR)) -> Respo
         editorial.transition(conn, period, "in_review", _actor(user), reason="reopened for edits")
         return f"Issue {period} is back in review: picks and text can change again."
 
-    return _act(request, period, action)
+    return desk_view.act(request, _sources(request), period, action)
+
+
+# --- fetch feeds now --------------------------------------------------------------------------
+
+
+@router.post("/{period}/fetch")
+def fetch(request: Request, period: str, user: dict = Depends(EDITOR)) -> Response:
+    """Start fetching the feeds (or join the run going on); progress is polled from GET."""
+    editorial.parse_period(period)
+    engine = request.app.state.engine
+    with engine.connect() as conn:
+        editorial.editable_issue(conn, period)
+    fetch_now.start(session.settings_of(request), engine, period, _actor(user))
+    if desk_view.is_htmx(request):
+        return _fetch_status(request, period)
+    return session.finish(request, RedirectResponse(f"/desk/{period}/fetch", status_code=303))
+
+
+@router.get("/{period}/fetch")
+def fetch_status(request: Request, period: str) -> Response:
+    editorial.parse_period(period)
+    if desk_view.is_htmx(request):
+        return _fetch_status(request, period)
+    with request.app.state.engine.connect() as conn:
+        issue = editorial.get_issue(conn, period)
+    run = fetch_now.latest(request.app.state.engine, period)
+    return _page(request, "desk/fetch.html", issue=issue, run=run, running=fetch_now.running(run))
+
+
+def _fetch_status(request: Request, period: str) -> Response:
+    run = fetch_now.latest(request.app.state.engine, period)
+    return desk_view.fragment(
+        request, "desk/_fetch.html", issue={"period": period}, run=run, running=fetch_now.running(run),
+        editable=True,
+    )

@@ -289,7 +289,9 @@ def test_send(request: Request, period: str) -> Response:
     def action() -> str:
         if not settings.seed_list:
             raise CuratorError("the seed list is empty: set CURATOR_SEED_LIST to the addresses that get test sends")
-        sent = [deliver.send_test(settings, _engine(request), period, address) for address in settings.seed_list]
+        actor = (getattr(request.state, "user", None) or {}).get("email", "")
+        sent = [deliver.send_test(settings, _engine(request), period, address, actor=actor)
+                for address in settings.seed_list]
         return f"Sent a test copy of {period} to the seed list: {', '.join(sent)}."
 
     return _act(request, f"/ops/issues/{period}", action)

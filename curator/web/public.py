@@ -24,7 +24,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from sqlalchemy import select
 from starlette.responses import HTMLResponse, Response
 
-from curator import editorial, render, subscribers
+from curator import editorial, render, subscribers, tokens
 from curator.config import Settings
 from curator.errors import BadToken, ConfigError, CuratorError, InvalidAddress, NotFound
 from curator.sources import Topic, load_sources
@@ -199,8 +199,30 @@ def _subscriber(request: Request, purpose: str, token: str) -> dict:
         return subscribers.from_token(conn, _settings(request), purpose, token)
 
 
+def _test_copy(request: Request, purpose: str, token: str) -> HTMLResponse | None:
+    """The page for a link from a [TEST] copy (it names subscriber 0); None for any other link."""
+    from curator.deliver.transactional import TEST_SUBSCRIBER_ID
+
+    try:
+        claim = tokens.read_token(_settings(request), purpose, token)
+    except BadToken:
+        return None
+    if claim.subscriber_id != TEST_SUBSCRIBER_ID:
+        return None
+    action = "unsubscribes its reader" if purpose == "unsubscribe" else "opens its reader's topic choices"
+    return _message(
+        "This is a test copy",
+        [f"This link comes from a test copy of the newsletter, sent from the editors' desk or the ops console. "
+         f"In a subscriber's copy, the same link {action}.",
+         "A test copy's links change no subscription, so nothing happened."],
+        links=(("/archive", "Read past issues"),),
+    )
+
+
 @router.get("/preferences/{token}")
 def preferences_form(request: Request, token: str) -> Response:
+    if (test := _test_copy(request, "preferences", token)) is not None:
+        return test
     try:
         sub = _subscriber(request, "preferences", token)
     except BadToken as exc:
@@ -219,6 +241,8 @@ def _preferences(request: Request, sub: dict, token: str, *, saved: bool = False
 @router.post("/preferences/{token}")
 def preferences(request: Request, token: str, name: str = Form(""), topics: list[str] = Form([])) -> Response:
     known = [t.name for t in _topics(_settings(request))]
+    if (test := _test_copy(request, "preferences", token)) is not None:
+        return test
     try:
         sub = _subscriber(request, "preferences", token)
         if sub["status"] not in ("active", "pending"):
@@ -237,6 +261,8 @@ def preferences(request: Request, token: str, name: str = Form(""), topics: list
 
 @router.get("/unsubscribe/{token}")
 def unsubscribe_form(request: Request, token: str) -> Response:
+    if (test := _test_copy(request, "unsubscribe", token)) is not None:
+        return test
     try:
         sub = _subscriber(request, "unsubscribe", token)
     except BadToken as exc:
@@ -249,6 +275,8 @@ def unsubscribe_form(request: Request, token: str) -> Response:
 def unsubscribe(request: Request, token: str) -> Response:
     """One click: no cookie, no CSRF token (the signed link is the credential), 200 and no redirect."""
     settings = _settings(request)
+    if (test := _test_copy(request, "unsubscribe", token)) is not None:
+        return test
     try:
         with request.app.state.engine.begin() as conn:
             sub = subscribers.from_token(conn, settings, "unsubscribe", token)
@@ -332,18 +360,36 @@ def archived_issue(request: Request, period: str) -> Response:
     settings = _settings(request)
     try:
         editorial.parse_period(period)
+        staff = _staff(request)  # before the query's connection: SQLite would lock against a second one
         with request.app.state.engine.connect() as conn:
             status = conn.execute(select(issues.c.status).where(issues.c.period == period)).scalar()
-            if status not in ARCHIVED:
+            staff = staff and status is not None and status not in ARCHIVED
+            if status not in ARCHIVED and not staff:
                 raise NotFound(period)
-            content = editorial.issue_content(conn, period, _topic_titles(settings))
+            content = editorial.issue_content(
+                conn, period, _topic_titles(settings), include_suggested=status in ("draft", "in_review")
+            )
     except CuratorError:
         return _message(
             "No such issue",
             [f"There is no published issue for {period!s:.20}. It may not have been sent yet."],
             404, links=(("/archive", "See all past issues"), ("/subscribe", "Subscribe")), private=False,
         )
+    if staff:
+        # A preview of "View in your browser" for signed-in staff: the same page, marked, never cached.
+        notice = (f"Preview for staff: this issue is {status.replace('_', ' ')} and not published yet. "
+                  "Subscribers see this page once it is sent.")
+        response = HTMLResponse(render.render_archive_page(content, settings, notice=notice))
+        response.headers["Cache-Control"] = "no-store"
+        return headers.email_page(response)
     return headers.email_page(HTMLResponse(render.render_archive_page(content, settings)))
+
+
+def _staff(request: Request) -> bool:
+    """Whether a signed-in editor, ops or admin is looking (the session cookie is only read here)."""
+    from curator.web.auth import current_user
+
+    return current_user(request) is not None
 
 
 def _topic_titles(settings: Settings) -> list[tuple[str, str]]:

@@ -9,6 +9,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from curator import richtext
 from curator.config import resource_path
 from curator.curate import explain
 from curator.web import headers, session
@@ -27,6 +28,7 @@ def environment() -> Environment:
     env.filters["when"] = _when
     env.filters["month"] = _month
     env.globals["csp_nonce"] = headers.csp_nonce
+    env.filters["markdown"] = richtext.to_html
     return env
 
 

@@ -114,7 +114,7 @@ def issue_of(engine) -> dict:
 def desk_gets(pick_id: int) -> list[str]:
     return [
         "/desk", f"/desk/{PERIOD}", f"/desk/{PERIOD}/preview", f"/desk/{PERIOD}/preview/email",
-        f"/desk/{PERIOD}/approve",
+        f"/desk/{PERIOD}/approve", f"/desk/{PERIOD}/fetch",
     ]
 
 
@@ -125,6 +125,9 @@ def desk_posts(pick_id: int) -> list[tuple[str, dict]]:
         (f"/desk/{PERIOD}/picks/{pick_id}/decision", {"decision": "approved"}),
         (f"/desk/{PERIOD}/picks/{pick_id}/move", {"direction": "down"}),
         (f"/desk/{PERIOD}/picks/{pick_id}/blurb", {"blurb": "Nice."}),
+        (f"/desk/{PERIOD}/picks/{pick_id}/edit", {"title": "T", "summary": "S", "topic": "career", "blurb": "B"}),
+        (f"/desk/{PERIOD}/topics/career/order", {"order": [str(pick_id)]}),
+        (f"/desk/{PERIOD}/fetch", {}),
         (f"/desk/{PERIOD}/approve-quota", {}),
         (f"/desk/{PERIOD}/links", {"url": "https://a.example/", "topic": "career", "title": "T", "summary": "S"}),
         (f"/desk/{PERIOD}/test", {"topic": "career"}),
@@ -136,8 +139,8 @@ def desk_posts(pick_id: int) -> list[tuple[str, dict]]:
 def test_the_lists_above_cover_every_desk_route():
     routes = {(method, route.path) for route in desk.router.routes for method in route.methods}
     expected = {("GET", re.sub(r"\d{4}-\d\d", "{period}", p)) for p in desk_gets(1)}
-    expected |= {("POST", re.sub(r"/picks/1/", "/picks/{pick_id}/", re.sub(r"\d{4}-\d\d", "{period}", p)))
-                 for p, _ in desk_posts(1)}
+    expected |= {("POST", re.sub(r"/topics/\w+/", "/topics/{topic}/", re.sub(
+        r"/picks/1/", "/picks/{pick_id}/", re.sub(r"\d{4}-\d\d", "{period}", p)))) for p, _ in desk_posts(1)}
     assert routes == expected
 
 
@@ -430,14 +433,14 @@ def test_preview_shows_exactly_what_a_subscriber_receives(client, engine, drafte
     for pick in (learning, career):
         post(client, f"/desk/{PERIOD}/picks/{pick['id']}/decision", {"decision": "approved"}, csrf)
     page = client.get(f"/desk/{PERIOD}/preview", params={"topic": ["learning"]}).text
-    frame = re.search(r'<iframe class="email" title="[^"]+" sandbox="" src="([^"]*)"', page)
+    frame = re.search(r'<iframe class="email desktop light" title="[^"]+" sandbox="" src="([^"]*)"', page)
     assert frame, "the HTML part is shown in a sandboxed iframe"
     email = client.get(frame.group(1).replace("&amp;", "&"))
     assert "script-src" not in email.headers["content-security-policy"]  # default-src 'none': nothing runs
     assert "frame-ancestors 'self'" in email.headers["content-security-policy"]
     html = email.text
     assert html.index(learning["title"][:20]) < html.index(career["title"][:20])  # their topic first
-    text = re.search(r'<pre class="text" data-part="text">(.*?)</pre>', page, re.S).group(1)
+    text = re.search(r'<pre class="text" data-part="text"[^>]*>(.*?)</pre>', page, re.S).group(1)
     assert learning["title"][:20] in text and text.index(learning["title"][:20]) < text.index(career["title"][:20])
     with_suggested = client.get(f"/desk/{PERIOD}/preview", params={"suggested": "1"}).text
     assert drafted[-1]["title"][:20] in with_suggested
@@ -451,7 +454,7 @@ def test_the_desk_says_what_a_blurb_does_and_the_preview_agrees(client, engine, 
     hint = re.search(rf'<label for="blurb-{pick["id"]}">Blurb <span class="hint">(.*?)</span>',
                      client.get(f"/desk/{PERIOD}").text).group(1)
     assert "replaces the summary in the email, the preview and the archive" in hint and "above" not in hint
-    text = re.search(r'<pre class="text" data-part="text">(.*?)</pre>', client.get(f"/desk/{PERIOD}/preview").text,
+    text = re.search(r'<pre class="text" data-part="text"[^>]*>(.*?)</pre>', client.get(f"/desk/{PERIOD}/preview").text,
                      re.S).group(1)
     assert "Read this one first." in text and " ".join(pick["summary_text"].split()[:4]) not in " ".join(text.split())
 
@@ -459,7 +462,8 @@ def test_the_desk_says_what_a_blurb_does_and_the_preview_agrees(client, engine, 
 def test_the_preview_wraps_long_links_in_the_text_box(client, engine, drafted, sign_in):
     sign_in(client, engine)
     page = client.get(f"/desk/{PERIOD}/preview").text
-    rule = re.search(r"\.tabs pre\.text \{([^}]*)\}", page).group(1)
+    assert '<link rel="stylesheet" href="/static/desk.css">' in page
+    rule = re.search(r"\.tabs pre\.text \{([^}]*)\}", client.get("/static/desk.css").text).group(1)
     declarations = dict(d.split(":", 1) for d in (part.strip() for part in rule.split(";")) if d)
     declarations = {k.strip(): v.strip() for k, v in declarations.items()}
     assert declarations["white-space"] == "pre-wrap" and declarations["overflow-wrap"] == "anywhere"
