@@ -110,6 +110,28 @@ class Settings(BaseSettings):
         31, ge=1, description="Days of items a draft considers when no issue has been sent yet"
     )
 
+    # readers' engagement
+    click_tracking: bool = Field(
+        True,
+        description="Links to picks go through Curator's signed redirect (/r/…), which counts clicks; "
+        "off: they go straight to the article and only SendGrid's click events are counted",
+    )
+    click_machine_seconds: float = Field(
+        10.0, ge=0,
+        description="A click this many seconds or fewer after the email went out counts as a machine's "
+        "(mail scanners open every link on arrival)",
+    )
+    click_scanner_networks: list[str] = Field(
+        default_factory=list,
+        description="More networks (CIDR, comma separated) whose clicks and opens count as machines': "
+        "your readers' mail security gateways",
+    )
+    click_retention_days: int = Field(
+        90, ge=1,
+        description="Days raw click rows are kept; then they are folded into per-pick totals and deleted "
+        "(a daily job)",
+    )
+
     # the web app (editors' desk, ops console)
     session_hours: float = Field(12.0, gt=0, description="Hours a sign-in lasts before asking again")
     login_max_failures: int = Field(
@@ -184,11 +206,23 @@ class Settings(BaseSettings):
         "so one process is enough; turn it off when `curator worker` processes do the sending",
     )
 
-    @field_validator("seed_list", "editor_emails", "ops_emails", mode="before")
+    @field_validator("seed_list", "editor_emails", "ops_emails", "click_scanner_networks", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("click_scanner_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ValueError(f"{network!r} is not a network (write it as CIDR, like 192.0.2.0/24)") from None
         return value
 
     @field_validator("timezone")

@@ -118,7 +118,7 @@ def issue_content(
     decisions = ("approved", "suggested") if include_suggested else ("approved",)
     rows = conn.execute(
         select(
-            picks.c.topic, picks.c.blurb, items.c.title, items.c.canonical_url,
+            picks.c.id, picks.c.topic, picks.c.blurb, items.c.title, items.c.canonical_url,
             items.c.summary_text, feeds.c.title.label("source"),
         )
         .join(items, items.c.id == picks.c.item_id)
@@ -131,7 +131,7 @@ def issue_content(
         by_topic.setdefault(row["topic"], []).append(
             PickView(
                 title=row["title"], url=row["canonical_url"], summary_text=row["summary_text"],
-                blurb=row["blurb"], source=row["source"] or "",
+                blurb=row["blurb"], source=row["source"] or "", pick_id=row["id"],
             )
         )
     titles = dict(topics)

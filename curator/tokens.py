@@ -26,6 +26,7 @@ from curator.config import Settings
 from curator.errors import BadToken, ConfigError
 
 PURPOSES = ("confirm", "unsubscribe", "preferences")
+LINK_PURPOSES = ("click", "feedback")  # per pick and recipient: [delivery id, pick id]
 SALT_PREFIX = "curator.subscriber."
 
 
@@ -55,7 +56,7 @@ def _cached_serializer(secret_key: str, purpose: str) -> URLSafeTimedSerializer:
 
 
 def _serializer(settings: Settings, purpose: str) -> URLSafeTimedSerializer:
-    if purpose not in PURPOSES:
+    if purpose not in PURPOSES + LINK_PURPOSES:
         raise ValueError(f"unknown token purpose {purpose!r}")
     if not settings.secret_key:
         raise ConfigError(
@@ -125,3 +126,41 @@ def read_token(settings: Settings, purpose: str, token: str) -> Claim:
     ):
         raise BadToken(f"this {purpose} link does not name a subscriber: subscribe again")
     return Claim(purpose, payload[0], payload[1], signed_at.astimezone(UTC))
+
+
+@dataclass(frozen=True)
+class LinkClaim:
+    """What a pick's link token says: which delivery (issue and recipient) and which pick.
+
+    Delivery 0 is a copy outside the ledger (a test send, a preview): its links work and record nothing.
+    """
+
+    purpose: str
+    delivery_id: int
+    pick_id: int
+
+
+def make_link_token(settings: Settings, purpose: str, delivery_id: int, pick_id: int) -> str:
+    """A URL-safe token for a pick's link in one recipient's copy (`purpose` is click or feedback)."""
+    if purpose not in LINK_PURPOSES:
+        raise ValueError(f"unknown link token purpose {purpose!r}")
+    serializer = _serializer(settings, purpose)
+    return _fast_dumps(serializer, _signing_key(serializer), [int(delivery_id), int(pick_id)])
+
+
+def read_link_token(settings: Settings, purpose: str, token: str) -> LinkClaim:
+    """The claim of a pick's link token, or BadToken; they do not expire (old emails keep working)."""
+    if purpose not in LINK_PURPOSES:
+        raise ValueError(f"unknown link token purpose {purpose!r}")
+    try:
+        payload = _serializer(settings, purpose).loads(token)
+    except BadSignature:
+        raise BadToken(
+            f"this {purpose} link is broken or was altered: open the link from the email exactly as sent"
+        ) from None
+    if not (
+        isinstance(payload, list) and len(payload) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in payload)
+    ):
+        raise BadToken(f"this {purpose} link does not name a pick")
+    return LinkClaim(purpose, payload[0], payload[1])

@@ -49,7 +49,8 @@ def send_test(settings: Settings, engine: Engine, period: str, to_email: str, to
     # A subscriber's own links work; anyone else's name a subscriber 0 and are refused if followed.
     person = subscriber or {"id": 0, "email": address, "name": ""}
     body = render.render_variant(content, topics or [], settings)
-    copy = render.personalize(body, render.recipient_values(settings, person))
+    # Delivery 0: the copy's pick links work and count nothing.
+    copy = render.personalize(body, render.recipient_values(settings, person, pick_ids=content.pick_ids()))
     send_transactional(
         settings, to=address, subject=TEST_PREFIX + copy.subject, html=copy.html, text=copy.text,
         headers=render.list_unsubscribe_headers(settings, person),
