@@ -61,16 +61,19 @@ def sg_settings(settings, sg, signer):
     )  # fmt: skip
 
 
+def _filler(values: dict[str, str]):
+    pattern = re.compile("|".join(re.escape(k) for k in sorted(values, key=len, reverse=True)))
+    return lambda text: pattern.sub(lambda m: values[m.group(0)], text)
+
+
 def copies(sg) -> dict[str, Copy]:
     """Every accepted recipient's copy, substituted as SendGrid substitutes it."""
     out = {}
     for message in sg.accepted:
         text, html = (part["value"] for part in message.body["content"])
         for p in message.body["personalizations"]:
-            values = p["substitutions"]
-            pattern = re.compile("|".join(re.escape(k) for k in sorted(values, key=len, reverse=True)))
-            fill = lambda s: pattern.sub(lambda m: values[m.group(0)], s)  # noqa: E731
             email = p["to"][0]["email"]
+            fill = _filler(p["substitutions"])
             out[email] = Copy(email, int(p["custom_args"]["delivery"]), fill(html), fill(text))
     return out
 
