@@ -78,10 +78,10 @@ def copies(sg) -> dict[str, Copy]:
     return out
 
 
-def send(sg_settings, engine, sg, readers: int = 3) -> dict[str, Copy]:
+def send(sg_settings, engine, sg, readers: int = 3, variants: int = 1) -> dict[str, Copy]:
     """An approved issue (six picks) sent to `readers` people through the test server."""
     make_issue(engine)
-    add_audience(engine, readers, variants=1)
+    add_audience(engine, readers, variants=variants)
     deliver.start(engine, PERIOD, "test")
     deliver.Worker(sg_settings, engine).run()
     return copies(sg)

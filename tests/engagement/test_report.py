@@ -1,0 +1,119 @@
+"""The issue report, every figure checked exactly: people and machines apart, per pick, topic and variant."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from curator import tokens
+from curator.engagement import export, figures
+from curator.store.schema import picks
+from tests.deliver.helpers import PERIOD, dumps
+from tests.engagement.conftest import HUMAN_AGENT, SCANNER_AGENT, age_deliveries, send
+
+
+def link(settings, copy, pick_id, kind="r"):
+    for url in copy.links(kind):
+        token = url.split(f"/{kind}/")[1].split("?")[0]
+        if tokens.read_link_token(settings, "click" if kind == "r" else "feedback", token).pick_id == pick_id:
+            return copy.path(url).replace("&amp;", "&")
+    raise AssertionError(f"no {kind} link to pick {pick_id} in {copy.email}'s copy")
+
+
+def _event(n, email, kind, **extra):
+    return {"event": kind, "email": email, "timestamp": 1893456000 + n, "sg_event_id": f"e-{n}", "issue": PERIOD,
+            **extra}  # fmt: skip
+
+
+@pytest.fixture
+def reported(sg_settings, engine, sg, client, signer):
+    """Four readers in two variants; clicks, opens, feedback and a bounce, complaint and unsubscribe."""
+    copies = send(sg_settings, engine, sg, readers=4, variants=2)
+    age_deliveries(engine)
+    r0, r1, r2, r3 = (copies[f"reader{i}@example.com"] for i in range(4))
+    with engine.connect() as conn:
+        ids = dict(conn.execute(select(picks.c.topic, picks.c.id)).all())
+    a, b, c = ids["career"], ids["software-engineering"], ids["machine-learning"]
+    human, scanner = {"User-Agent": HUMAN_AGENT}, {"User-Agent": SCANNER_AGENT}
+    for path, headers, method in [
+        (link(sg_settings, r0, a), human, "GET"), (link(sg_settings, r0, a), human, "GET"),  # twice: one click
+        (link(sg_settings, r0, b), human, "GET"),
+        (link(sg_settings, r1, a), scanner, "GET"), (link(sg_settings, r1, a), human, "GET"),  # scanner, then person
+        (link(sg_settings, r2, c), human, "HEAD"),  # a link checker only
+    ]:  # fmt: skip
+        assert client.request(method, path, headers=headers).status_code == 302
+    for copy, vote in ((r0, "more"), (r1, "less")):
+        token = link(sg_settings, copy, a, "f").split("/f/")[1].split("?")[0]
+        assert client.post(f"/f/{token}", data={"vote": vote}).status_code == 200
+    unsubscribe = r1.html.split('href="https://news.example.org/unsubscribe/')[1].split('"')[0]
+    assert client.post(f"/unsubscribe/{unsubscribe}").status_code == 200
+    posted = [_event(i, r.email, "delivered") for i, r in enumerate((r0, r1, r2, r3))] + [
+        _event(10, r0.email, "open", useragent=HUMAN_AGENT, sg_machine_open=False),
+        _event(11, r1.email, "open", sg_machine_open=True),
+        _event(12, r2.email, "open", useragent="Mozilla/5.0 (via ggpht.com GoogleImageProxy)"),
+        _event(13, r3.email, "bounce", type="bounce", reason="550 no such user"),
+        _event(14, r2.email, "spamreport"),
+    ]
+    payload = dumps(posted)
+    assert client.post("/webhooks/sendgrid", content=payload, headers=signer.headers(payload)).status_code == 200
+    return {"a": a, "b": b, "c": c}
+
+
+def test_the_report_figures_are_exact(sg_settings, engine, reported):
+    with engine.connect() as conn:
+        r = figures.report(conn, PERIOD)
+    assert (r.status, r.sent, r.delivered, r.bounced, r.complaints) == ("sent", 4, 4, 1, 1)
+    assert (r.unsubscribes, r.unsubscribe_reasons) == (1, {"unsubscribe link": 1})
+    assert (r.human_opens, r.machine_opens, r.human_clickers, r.machine_clickers) == (1, 2, 2, 1)
+    by_pick = {p.pick_id: (p.human_clicks, p.machine_clicks, p.more, p.less) for p in r.picks}
+    assert by_pick[reported["a"]] == (2, 0, 1, 1)
+    assert by_pick[reported["b"]] == (1, 0, 0, 0)
+    assert by_pick[reported["c"]] == (0, 1, 0, 0)
+    others = [v for k, v in by_pick.items() if k not in reported.values()]
+    assert others == [(0, 0, 0, 0)] * 3
+    topics = {g.name: (g.recipients, g.human_clicks, g.machine_clicks) for g in r.topics}
+    assert topics["career"] == (4, 2, 0) and topics["software-engineering"] == (4, 1, 0)
+    assert topics["machine-learning"] == (4, 0, 1) and topics["leadership"] == (4, 0, 0)
+    variants = {g.name: (g.recipients, g.human_clicks, g.machine_clicks) for g in r.variants}
+    assert variants == {"career": (2, 2, 1), "software-engineering": (2, 1, 0)}
+    assert [(p.pick_id, p.human_clicks) for p in r.top] == [(reported["a"], 2), (reported["b"], 1)]
+    assert r.trend == [{"period": PERIOD, "sent": 4, "human_opens": 1, "human_clickers": 2}]
+
+
+def test_the_csv_and_the_cli(sg_settings, engine, reported, tmp_path):
+    with engine.connect() as conn:
+        r = figures.report(conn, PERIOD)
+    rows = list(csv.DictReader(io.StringIO(export.report_csv(r))))
+    assert len(rows) == 6
+    career = next(row for row in rows if row["topic"] == "career")
+    assert (career["human_clicks"], career["machine_clicks"], career["human_click_rate"]) == ("2", "0", "0.5000")
+    assert (career["more_like_this"], career["less_like_this"]) == ("1", "1")
+
+    env = {"CURATOR_DATABASE_URL": sg_settings.database_url, "CURATOR_FEEDS": str(sg_settings.feeds)}
+    from curator.cli import app as cli_app
+
+    out = tmp_path / "report.csv"
+    result = CliRunner().invoke(cli_app, ["report", PERIOD, "--json", "--csv", str(out)], env=env)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert (data["sent"], data["human_clickers"], data["machine_opens"]) == (4, 2, 2)
+    assert out.read_text() == export.report_csv(r)
+    table = CliRunner().invoke(cli_app, ["report", PERIOD], env=env)
+    assert table.exit_code == 0 and "unsubscribe link: 1" in table.stdout
+    missing = CliRunner().invoke(cli_app, ["report", "2020-01"], env=env)
+    assert "there is no issue for 2020-01" in str(missing.exception)
+
+
+def test_the_trend_chart_is_an_svg_with_a_title():
+    svg = export.trend_svg([
+        {"period": "2026-04", "sent": 10, "human_opens": 5, "human_clickers": 2},
+        {"period": "2026-05", "sent": 0, "human_opens": 0, "human_clickers": 0},
+    ])  # fmt: skip
+    assert svg.startswith("<svg") and "<title id=\"trend-title\">" in svg and svg.count("<polyline") == 2
+    assert "Human opens 2026-04: 50.0%" in svg and "Human clickers 2026-05: 0.0%" in svg
+    assert export.trend_svg([]) == ""
