@@ -25,7 +25,7 @@ from curator.errors import (
     NotFound,
     TooManyAttempts,
 )
-from curator.web import auth, desk, engagement, health, ops, public, webhook
+from curator.web import auth, desk, engagement, health, ops, public, reports, webhook
 from curator.web.templating import render
 
 log = logging.getLogger("curator.web")
@@ -72,6 +72,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.include_router(engagement.router)
     app.include_router(webhook.router)
     app.include_router(ops.router)
+    app.include_router(reports.router)
     app.include_router(health.router)
     # Other faces add their routers here: public pages, the SendGrid webhook, the ops console.
 

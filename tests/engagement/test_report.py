@@ -117,3 +117,25 @@ def test_the_trend_chart_is_an_svg_with_a_title():
     assert svg.startswith("<svg") and "<title id=\"trend-title\">" in svg and svg.count("<polyline") == 2
     assert "Human opens 2026-04: 50.0%" in svg and "Human clickers 2026-05: 0.0%" in svg
     assert export.trend_svg([]) == ""
+
+
+def test_the_ops_page_shows_the_figures_and_the_csv(sg_settings, engine, reported):
+    from curator.web.app import create_app
+    from tests.web.test_ops import TestClient, sign_in
+
+    with TestClient(create_app(sg_settings, engine), base_url="https://news.example.org") as client:
+        assert client.get(f"/ops/reports/{PERIOD}", follow_redirects=False).status_code in (302, 303)  # signed out
+        sign_in(client, engine, "ops")
+        index = client.get("/ops/reports")
+        assert f'href="/ops/reports/{PERIOD}"' in index.text
+        page = client.get(f"/ops/reports/{PERIOD}")
+        assert page.status_code == 200 and "Content-Security-Policy" in page.headers
+        for cell, value in (("human-opens", 1), ("machine-opens", 2), ("human-clickers", 2), ("machine-clickers", 1)):
+            assert f'id="{cell}">{value}</td>' in page.text
+        assert "unsubscribe link: 1" in page.text and "<svg" in page.text and "<script" not in page.text
+        csv_page = client.get(f"/ops/reports/{PERIOD}.csv")
+        assert csv_page.headers["content-type"].startswith("text/csv")
+        assert csv_page.headers["content-disposition"] == f'attachment; filename="curator-{PERIOD}.csv"'
+        with engine.connect() as conn:
+            assert csv_page.text == export.report_csv(figures.report(conn, PERIOD))
+        assert client.get("/ops/reports/2020-01").status_code == 404
