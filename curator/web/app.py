@@ -25,7 +25,7 @@ from curator.errors import (
     NotFound,
     TooManyAttempts,
 )
-from curator.web import auth, desk, engagement, health, ops, public, reports, webhook
+from curator.web import auth, desk, engagement, health, ops, public, reports, sources_page, webhook
 from curator.web.templating import render
 
 log = logging.getLogger("curator.web")
@@ -67,6 +67,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app = FastAPI(title="Curator", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings = settings
     app.include_router(auth.router)
+    app.include_router(sources_page.router)  # before the desk's /desk/{period}
     app.include_router(desk.router)
     app.include_router(public.router)
     app.include_router(engagement.router)

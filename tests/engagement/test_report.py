@@ -139,3 +139,21 @@ def test_the_ops_page_shows_the_figures_and_the_csv(sg_settings, engine, reporte
         with engine.connect() as conn:
             assert csv_page.text == export.report_csv(figures.report(conn, PERIOD))
         assert client.get("/ops/reports/2020-01").status_code == 404
+
+
+def test_the_desk_sources_page_shows_what_readers_did(sg_settings, engine, reported):
+    from curator.engagement.sources import source_health
+    from curator.web.app import create_app
+    from tests.web.test_ops import TestClient, sign_in
+
+    with engine.connect() as conn:
+        [source] = source_health(conn)
+    assert (source.items, source.approved, source.rejected, source.delivered) == (6, 6, 0, 24)
+    assert (source.clicks, source.more, source.less, source.click_rate) == (3, 1, 1, 3 / 24)
+    with TestClient(create_app(sg_settings, engine), base_url="https://news.example.org") as client:
+        sign_in(client, engine, "editor")
+        assert 'href="/desk/sources"' in client.get("/desk").text
+        page = client.get("/desk/sources")
+        assert page.status_code == 200
+        assert "Example Feed" in page.text and "12.5%" in page.text and "3 of 24" in page.text
+        assert "1 / 1" in page.text and "readers clicked 3 of 24 delivered picks" in page.text
