@@ -185,6 +185,9 @@ class Settings(BaseSettings):
     schedule_send: str = Field(
         "day=1st tue hour=9 minute=0", description="Cron fields of the monthly send job"
     )
+    schedule_retention: str = Field(
+        "hour=3 minute=30", description="Cron fields of the daily retention job (raw clicks folded and deleted)"
+    )
     send_grace_hours: float = Field(
         6.0, ge=0, description="A send missed by more than this is not sent automatically"
     )

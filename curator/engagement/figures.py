@@ -3,7 +3,8 @@
 Human figures first, machines' beside them. A click figure counts unique clicks: one per
 recipient and pick (a reader who clicks twice is one click). A recipient's click on a pick is
 human when any of their requests on it was; it is a machine's when all were. Raw rows past
-retention live on as per-pick totals (click_totals); per-variant figures come from raw rows only.
+retention are folded per recipient (curator.engagement.retention) into click_totals (per pick
+and variant) and issue_click_totals (the issue's clickers), which every figure here adds in.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from curator.store.schema import (
     events,
     feedback,
     feeds,
+    issue_click_totals,
     issues,
     items,
     picks,
@@ -115,7 +117,7 @@ def pick_figures(conn: Connection, issue_id: int, pairs: dict[tuple[int, int], b
                 out[pick_id].human_clicks += 1
             else:
                 out[pick_id].machine_clicks += 1
-    for row in conn.execute(select(click_totals).where(click_totals.c.issue_id == issue_id)):
+    for row in conn.execute(select(click_totals).where(click_totals.c.issue_id == issue_id)):  # one per variant
         if row.pick_id in out:
             out[row.pick_id].human_clicks += row.human
             out[row.pick_id].machine_clicks += row.machine
@@ -192,15 +194,29 @@ def _groups(conn: Connection, issue_id: int, pairs: dict, figures: list[PickFigu
             group.human_clicks += 1
         else:
             group.machine_clicks += 1
+    folded = conn.execute(
+        select(click_totals.c.variant, func.sum(click_totals.c.human), func.sum(click_totals.c.machine))
+        .where(click_totals.c.issue_id == issue_id)
+        .group_by(click_totals.c.variant)
+    ).all()
+    for name, human, machine in folded:
+        group = variants.setdefault(name or "", Group(name or "(all topics)"))
+        group.human_clicks += int(human or 0)
+        group.machine_clicks += int(machine or 0)
     return list(topics.values()), sorted(variants.values(), key=lambda g: (-g.recipients, g.name))
 
 
-def clickers(pairs: dict[tuple[int, int], bool]) -> tuple[int, int]:
+def clickers(conn: Connection, issue_id: int, pairs: dict[tuple[int, int], bool]) -> tuple[int, int]:
+    """(recipients with a human click, recipients whose every click was a machine's), folded ones included."""
     per_delivery: dict[int, bool] = defaultdict(bool)
     for (delivery_id, _), human in pairs.items():
         per_delivery[delivery_id] |= human
     human = sum(1 for h in per_delivery.values() if h)
-    return human, len(per_delivery) - human
+    machine = len(per_delivery) - human
+    folded = conn.execute(select(issue_click_totals).where(issue_click_totals.c.issue_id == issue_id)).first()
+    if folded is not None:
+        human, machine = human + folded.human_clickers, machine + folded.machine_clickers
+    return human, machine
 
 
 def report(conn: Connection, period: str, *, extra_networks=()) -> Report:
@@ -215,7 +231,7 @@ def report(conn: Connection, period: str, *, extra_networks=()) -> Report:
     figures = pick_figures(conn, issue_id, pairs)
     reasons = unsubscribe_reasons(conn, issue)
     human_opens, machine_opens = opens(conn, issue_id, extra_networks)
-    human_clickers, machine_clickers = clickers(pairs)
+    human_clickers, machine_clickers = clickers(conn, issue_id, pairs)
     topics, variants = _groups(conn, issue_id, pairs, figures)
     top = sorted((p for p in figures if p.human_clicks), key=lambda p: (-p.human_clicks, p.topic, p.rank))
     return Report(
@@ -240,7 +256,7 @@ def trend(conn: Connection, period: str, *, extra_networks=()) -> list[dict]:
         sent = conn.execute(
             select(func.count()).where(deliveries.c.issue_id == issue_id, deliveries.c.state == "sent")
         ).scalar_one()
-        human_clickers, _ = clickers(unique_clicks(conn, issue_id))
+        human_clickers, _ = clickers(conn, issue_id, unique_clicks(conn, issue_id))
         human_opens, _ = opens(conn, issue_id, extra_networks)
         out.append({"period": name, "sent": sent, "human_opens": human_opens, "human_clickers": human_clickers})
     return out

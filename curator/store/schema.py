@@ -328,14 +328,24 @@ clicks = Table(
     Index("ix_clicks_at", "at"),
 )
 
-# Unique clicks per pick (distinct recipients) folded in from raw rows past retention.
+# Raw click rows past retention, folded per recipient: unique clicks per pick and variant,
+# and the issue's clickers (recipients with a click: people, or machines only).
 click_totals = Table(
     "click_totals",
     metadata,
     Column("pick_id", ForeignKey("picks.id", ondelete="CASCADE"), primary_key=True),
-    Column("issue_id", ForeignKey("issues.id", ondelete="CASCADE"), nullable=False),
+    Column("variant", String(500), primary_key=True, default=""),
+    Column("issue_id", ForeignKey("issues.id", ondelete="CASCADE"), nullable=False, index=True),
     Column("human", Integer, nullable=False, default=0),
     Column("machine", Integer, nullable=False, default=0),
+)
+
+issue_click_totals = Table(
+    "issue_click_totals",
+    metadata,
+    Column("issue_id", ForeignKey("issues.id", ondelete="CASCADE"), primary_key=True),
+    Column("human_clickers", Integer, nullable=False, default=0),
+    Column("machine_clickers", Integer, nullable=False, default=0),
 )
 
 # "More like this" (+1) / "less like this" (-1), one per recipient and pick; the last word counts.

@@ -157,3 +157,43 @@ def test_the_desk_sources_page_shows_what_readers_did(sg_settings, engine, repor
         assert page.status_code == 200
         assert "Example Feed" in page.text and "12.5%" in page.text and "3 of 24" in page.text
         assert "1 / 1" in page.text and "readers clicked 3 of 24 delivered picks" in page.text
+
+
+def test_retention_folds_old_clicks_into_totals_and_the_figures_stay(sg_settings, engine, reported):
+    from datetime import timedelta
+
+    from sqlalchemy import func
+
+    from curator.store.schema import clicks, now
+    from scheduler import jobs
+
+    with engine.connect() as conn:
+        before = figures.report(conn, PERIOD).as_dict()
+        raw = conn.execute(select(func.count()).select_from(clicks)).scalar_one()
+    assert raw == 6
+    assert jobs.retention(sg_settings, engine, now=now() + timedelta(days=89)) == 0  # not old enough yet
+    assert jobs.retention(sg_settings, engine, now=now() + timedelta(days=91)) == 6
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(clicks)).scalar_one() == 0
+        assert figures.report(conn, PERIOD).as_dict() == before
+        from curator.engagement.sources import source_health
+
+        [source] = source_health(conn)
+    assert source.clicks == 3
+    assert jobs.retention(sg_settings, engine, now=now() + timedelta(days=91)) == 0  # nothing twice
+
+
+def test_forget_erases_a_readers_clicks_and_feedback(sg_settings, engine, reported):
+    from curator import subscribers
+
+    with engine.begin() as conn:
+        exported = subscribers.export_data(conn, "reader0@example.com")
+        assert len(exported["clicks"]) == 3 and [v["vote"] for v in exported["feedback"]] == [1]
+        done = subscribers.forget(conn, "reader0@example.com")
+    assert (done["clicks_deleted"], done["feedback_deleted"]) == (3, 1)
+    with engine.connect() as conn:
+        r = figures.report(conn, PERIOD)
+    assert (r.human_clickers, r.machine_clickers) == (1, 1)
+    by_pick = {p.pick_id: (p.human_clicks, p.machine_clicks, p.more, p.less) for p in r.picks}
+    assert by_pick[reported["a"]] == (1, 0, 0, 1) and by_pick[reported["b"]] == (0, 0, 0, 0)
+    assert (r.human_opens, r.machine_opens) == (1, 2)  # an open's count stays, without the address

@@ -42,6 +42,7 @@ def upgrade() -> None:
     op.create_table(
         "click_totals",
         sa.Column("pick_id", sa.Integer(), nullable=False),
+        sa.Column("variant", sa.String(length=500), nullable=False),
         sa.Column("issue_id", sa.Integer(), nullable=False),
         sa.Column("human", sa.Integer(), nullable=False),
         sa.Column("machine", sa.Integer(), nullable=False),
@@ -51,7 +52,20 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["pick_id"], ["picks.id"], name=op.f("fk_click_totals_pick_id_picks"), ondelete="CASCADE"
         ),
-        sa.PrimaryKeyConstraint("pick_id", name=op.f("pk_click_totals")),
+        sa.PrimaryKeyConstraint("pick_id", "variant", name=op.f("pk_click_totals")),
+    )
+    with op.batch_alter_table("click_totals", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_click_totals_issue_id"), ["issue_id"], unique=False)
+
+    op.create_table(
+        "issue_click_totals",
+        sa.Column("issue_id", sa.Integer(), nullable=False),
+        sa.Column("human_clickers", sa.Integer(), nullable=False),
+        sa.Column("machine_clickers", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["issue_id"], ["issues.id"], name=op.f("fk_issue_click_totals_issue_id_issues"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("issue_id", name=op.f("pk_issue_click_totals")),
     )
 
     op.create_table(
@@ -85,6 +99,9 @@ def downgrade() -> None:
         batch_op.drop_index("ix_feedback_pick")
         batch_op.drop_index("ix_feedback_feed")
     op.drop_table("feedback")
+    op.drop_table("issue_click_totals")
+    with op.batch_alter_table("click_totals", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_click_totals_issue_id"))
     op.drop_table("click_totals")
     with op.batch_alter_table("clicks", schema=None) as batch_op:
         batch_op.drop_index("ix_clicks_at")
