@@ -33,7 +33,7 @@ def _cell(text: str) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@") else text
 
 
-WIDTH, HEIGHT, PAD_LEFT, PAD_BOTTOM, PAD_TOP = 640, 220, 44, 36, 16
+WIDTH, HEIGHT, PAD_LEFT, PAD_BOTTOM, PAD_TOP = 640, 230, 44, 46, 16
 SERIES = (("human_opens", "Human opens", "#2156c4"), ("human_clickers", "Human clickers", "#17743f"))
 
 
@@ -61,7 +61,7 @@ def trend_svg(trend: list[dict]) -> str:
     for i, row in enumerate(trend):
         x, _ = xy(i, 0)
         parts.append(
-            f'<text x="{x:.1f}" y="{HEIGHT - 14}" text-anchor="middle" font-size="11" fill="#1c2230">'
+            f'<text x="{x:.1f}" y="{HEIGHT - 26}" text-anchor="middle" font-size="11" fill="#1c2230">'
             f"{escape(row['period'])}</text>"
         )
     for n, (key, name, colour) in enumerate(SERIES):
@@ -74,6 +74,6 @@ def trend_svg(trend: list[dict]) -> str:
                 f"{escape(trend[i]['period'])}: {100 * value:.1f}%</title></circle>"
             )
         legend_x = PAD_LEFT + 8 + n * 150
-        parts.append(f'<text x="{legend_x}" y="{HEIGHT - 1}" font-size="11" fill="{colour}">■ {escape(name)}</text>')
+        parts.append(f'<text x="{legend_x}" y="{HEIGHT - 6}" font-size="11" fill="{colour}">■ {escape(name)}</text>')
     parts.append("</svg>")
     return "".join(parts)
