@@ -31,13 +31,12 @@ from curator.config import Settings, resource_path
 from curator.content import IssueContent
 
 SUBSTITUTION_KEYS = ("-name-", "-unsubscribe_url-", "-preferences_url-")  # SendGrid substitution tags
-# Per pick as well: "-c12-" is pick 12's click token, "-f12-" its feedback token (short: SendGrid
-# allows 10,000 bytes of substitutions per recipient, and an issue has a few dozen picks).
-PICK_TAG = "-{kind}{pick_id}-"
+# The token of the recipient's pick links (/r/TOKEN/PICK, /f/TOKEN/PICK): one per recipient, not per pick.
+READER_TAG = "-reader-"
 NAME_FALLBACK = "there"  # "Hi there," when we do not know the name
 TEXT_WIDTH = 72
 SUMMARY_CHARS = 320
-_TAG_RE = re.compile("|".join([re.escape(key) for key in SUBSTITUTION_KEYS] + [r"-[cf][0-9]+-"]))
+_TAG_RE = re.compile("|".join(re.escape(key) for key in (*SUBSTITUTION_KEYS, READER_TAG)))
 
 
 @dataclass(frozen=True)
@@ -163,35 +162,21 @@ def list_unsubscribe_headers(settings: Settings, subscriber: Mapping) -> dict[st
 
 
 def _pick_links(settings: Settings, personal: bool):
-    """The template's pick_href(pick) and feedback_url(pick): tagged per recipient, or plain."""
+    """The template's pick_href(pick) and feedback_url(pick): through the recipient's links, or plain."""
     base = _base_url(settings)
 
     def pick_href(pick) -> str:
         if personal and pick.pick_id and settings.click_tracking and _link(pick.url):
-            return _Literal(f"{base}/r/" + PICK_TAG.format(kind="c", pick_id=pick.pick_id))
+            return _Literal(f"{base}/r/{READER_TAG}/{int(pick.pick_id)}")
         return _link(pick.url)
 
     def feedback_url(pick, vote: str = "") -> str:
         if not (personal and pick.pick_id):
             return _Literal("")
-        query = f"?vote={vote}" if vote else ""
-        return _Literal(f"{base}/f/" + PICK_TAG.format(kind="f", pick_id=pick.pick_id) + query)
+        query = f"?vote={vote}" if vote in ("more", "less") else ""
+        return _Literal(f"{base}/f/{READER_TAG}/{int(pick.pick_id)}{query}")
 
     return pick_href, feedback_url
-
-
-def pick_values(settings: Settings, delivery_id: int, pick_ids: Sequence[int]) -> dict[str, str]:
-    """The per-pick tags of one recipient: signed click and feedback tokens (delivery 0: a copy off the ledger)."""
-    values = {}
-    for pick_id in pick_ids:
-        if settings.click_tracking:
-            values[PICK_TAG.format(kind="c", pick_id=pick_id)] = tokens.make_link_token(
-                settings, "click", delivery_id, pick_id
-            )
-        values[PICK_TAG.format(kind="f", pick_id=pick_id)] = tokens.make_link_token(
-            settings, "feedback", delivery_id, pick_id
-        )
-    return values
 
 
 def variant_topics(variant: str) -> list[str]:
@@ -239,20 +224,22 @@ def render_archive_page(content: IssueContent, settings: Settings) -> str:
 
 
 def recipient_values(
-    settings: Settings, subscriber: Mapping, *, delivery_id: int = 0, pick_ids: Sequence[int] = ()
+    settings: Settings, subscriber: Mapping, *, delivery_id: int = 0, pick_links: bool = False
 ) -> dict[str, str]:
     """Tag -> value for one recipient, safe in both parts (see the module docstring).
 
-    `pick_ids` are the issue's picks (IssueContent.pick_ids()); `delivery_id` the recipient's
-    ledger row, which their click and feedback tokens name (0: a copy off the ledger).
+    `pick_links`: the issue has picks with links to sign (IssueContent.pick_ids()); their token
+    names `delivery_id`, the recipient's ledger row (0: a copy off the ledger, which counts nothing).
     """
     name = " ".join(str(subscriber.get("name") or "").split())
-    return {
+    values = {
         "-name-": html.escape(name, quote=False) if name else NAME_FALLBACK,
         "-unsubscribe_url-": unsubscribe_url(settings, subscriber),
         "-preferences_url-": preferences_url(settings, subscriber),
-        **pick_values(settings, delivery_id, pick_ids),
     }
+    if pick_links:
+        values[READER_TAG] = tokens.make_link_token(settings, delivery_id)
+    return values
 
 
 def personalize(rendered: Rendered, values: Mapping[str, str]) -> Rendered:
@@ -271,7 +258,7 @@ def render_for(content: IssueContent, subscriber: Mapping, settings: Settings) -
         topics = variant_topics(subscriber.get("variant") or "")
     # A ledger row's own "id" is its delivery id.
     delivery_id = int(subscriber["id"]) if "subscriber_id" in subscriber and "id" in subscriber else 0
-    values = recipient_values(settings, subscriber, delivery_id=delivery_id, pick_ids=content.pick_ids())
+    values = recipient_values(settings, subscriber, delivery_id=delivery_id, pick_links=bool(content.pick_ids()))
     return personalize(render_variant(content, topics, settings), values)
 
 

@@ -50,7 +50,7 @@ def send_test(settings: Settings, engine: Engine, period: str, to_email: str, to
     person = subscriber or {"id": 0, "email": address, "name": ""}
     body = render.render_variant(content, topics or [], settings)
     # Delivery 0: the copy's pick links work and count nothing.
-    copy = render.personalize(body, render.recipient_values(settings, person, pick_ids=content.pick_ids()))
+    copy = render.personalize(body, render.recipient_values(settings, person, pick_links=bool(content.pick_ids())))
     send_transactional(
         settings, to=address, subject=TEST_PREFIX + copy.subject, html=copy.html, text=copy.text,
         headers=render.list_unsubscribe_headers(settings, person),

@@ -1,7 +1,8 @@
-"""A pick's click: through Curator's redirect (/r/TOKEN), or from SendGrid's click events.
+"""A pick's click: through Curator's redirect (/r/TOKEN/PICK), or from SendGrid's click events.
 
-The redirect's target comes from the database (the pick's article), never from the token
-or the query: a forged or altered token gets a page, not a redirect anywhere. Every request
+TOKEN is the recipient's signed link token (their ledger row: the issue and the person); PICK
+must be a pick of that issue. The redirect's target comes from the database (the pick's
+article), never from the URL: a forged or altered link gets a page, not a redirect anywhere. Every request
 is recorded with its classification (curator.engagement.machines); the figures count unique
 clicks, one per recipient and pick, people and machines apart.
 
@@ -42,30 +43,31 @@ def _safe_url(url: str | None) -> str | None:
     return url if urlsplit(url).scheme.lower() in ("http", "https") and urlsplit(url).netloc else None
 
 
-def resolve(conn: Connection, claim: LinkClaim) -> Target:
-    """The pick a valid token names, checked against its delivery's issue; BadToken when they disagree."""
+def resolve(conn: Connection, claim: LinkClaim, pick_id: int) -> Target:
+    """The pick a link names, checked against the token's delivery and its issue; BadToken when they disagree."""
     pick = conn.execute(
-        select(picks.c.issue_id, items.c.canonical_url)
+        select(picks.c.issue_id, picks.c.decision, items.c.canonical_url)
         .join(items, items.c.id == picks.c.item_id)
-        .where(picks.c.id == claim.pick_id)
+        .where(picks.c.id == pick_id)
     ).first()
     url = _safe_url(pick.canonical_url) if pick else None
-    if pick is None or url is None:
-        raise BadToken("this link names a pick that is no longer in the issue")
+    if pick is None or url is None or pick.decision == "rejected":
+        raise BadToken("this link names a pick that is not in the issue")
     if claim.delivery_id == 0:  # a test copy: the link works and counts nothing
-        return Target(url, pick.issue_id, claim.pick_id, None, None)
+        return Target(url, pick.issue_id, pick_id, None, None)
     row = conn.execute(
         select(deliveries.c.issue_id, deliveries.c.sent_at).where(deliveries.c.id == claim.delivery_id)
     ).first()
     if row is None or row.issue_id != pick.issue_id:
         raise BadToken("this link does not belong to the issue it was sent in")
-    return Target(url, pick.issue_id, claim.pick_id, claim.delivery_id, row.sent_at)
+    return Target(url, pick.issue_id, pick_id, claim.delivery_id, row.sent_at)
 
 
 def follow(
     conn: Connection,
     settings: Settings,
     token: str,
+    pick_id: int,
     *,
     method: str,
     user_agent: str | None,
@@ -73,7 +75,7 @@ def follow(
     at: datetime | None = None,
 ) -> str:
     """Record one request on a pick's tracked link; the article's URL to redirect to (BadToken if forged)."""
-    target = resolve(conn, read_link_token(settings, "click", token))
+    target = resolve(conn, read_link_token(settings, token), pick_id)
     if target.delivery_id is not None:
         at = at or datetime.now(UTC)
         reason = machines.click_reason(

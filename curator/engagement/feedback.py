@@ -32,10 +32,9 @@ class PickAbout:
     vote: str  # "more", "less" or ""
 
 
-def about(conn: Connection, settings: Settings, token: str) -> PickAbout:
-    """The pick a feedback token names (BadToken if forged), and this reader's vote on it."""
-    claim = read_link_token(settings, "feedback", token)
-    target = resolve(conn, claim)
+def about(conn: Connection, settings: Settings, token: str, pick_id: int) -> PickAbout:
+    """The pick a feedback link names (BadToken if forged), and this reader's vote on it."""
+    target = resolve(conn, read_link_token(settings, token), pick_id)
     row = conn.execute(
         select(items.c.title, feeds.c.title.label("source"), issues.c.period)
         .select_from(picks.join(items, items.c.id == picks.c.item_id).join(issues, issues.c.id == picks.c.issue_id))
@@ -53,11 +52,11 @@ def about(conn: Connection, settings: Settings, token: str) -> PickAbout:
     return PickAbout(row.title, row.source or "", row.period, target.delivery_id is None, vote)
 
 
-def vote(conn: Connection, settings: Settings, token: str, choice: str) -> PickAbout:
+def vote(conn: Connection, settings: Settings, token: str, pick_id: int, choice: str) -> PickAbout:
     """Store the reader's vote (replacing an earlier one); the page's POST calls this."""
     if choice not in VOTES:
         raise BadToken(f"{choice!r} is not a choice here: use the page's buttons (more or less like this)")
-    target = resolve(conn, read_link_token(settings, "feedback", token))
+    target = resolve(conn, read_link_token(settings, token), pick_id)
     if target.delivery_id is not None:
         feed_id = conn.execute(
             select(items.c.feed_id).join(picks, picks.c.item_id == items.c.id).where(picks.c.id == target.pick_id)
@@ -74,4 +73,4 @@ def vote(conn: Connection, settings: Settings, token: str, choice: str) -> PickA
                 index_elements=["delivery_id", "pick_id"], set_={"vote": row["vote"], "at": row["at"]}
             )
         )
-    return about(conn, settings, token)
+    return about(conn, settings, token, pick_id)

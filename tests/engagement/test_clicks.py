@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from curator import tokens
 from curator.engagement import clicks as click_module
-from curator.store.schema import clicks, items, picks
-from tests.deliver.helpers import PERIOD, dumps
+from curator.store.schema import clicks, issues, items, picks
+from tests.deliver.helpers import PERIOD, dumps, make_issue
 from tests.engagement.conftest import HUMAN_AGENT, SCANNER_AGENT, age_deliveries, send, sent_at
 
 
@@ -66,13 +66,13 @@ def test_every_link_of_a_message_within_a_second_is_a_machine(sg_settings, engin
     start = sent_at(engine, ada.delivery_id) + timedelta(hours=2)
     with engine.begin() as conn:
         for i, url in enumerate(ada.links("r")):  # all six within 0.6 s
-            token = url.rsplit("/", 1)[1]
-            click_module.follow(conn, sg_settings, token, method="GET", user_agent=HUMAN_AGENT, ip="192.0.2.1",
-                                at=start + timedelta(seconds=0.1 * i))  # fmt: skip
+            _, token, pick = url.rsplit("/", 2)
+            click_module.follow(conn, sg_settings, token, int(pick), method="GET", user_agent=HUMAN_AGENT,
+                                ip="192.0.2.1", at=start + timedelta(seconds=0.1 * i))  # fmt: skip
         for i, url in enumerate(bob.links("r")[:2]):  # a person reading two picks, a minute apart
-            token = url.rsplit("/", 1)[1]
-            click_module.follow(conn, sg_settings, token, method="GET", user_agent=HUMAN_AGENT, ip="192.0.2.2",
-                                at=start + timedelta(minutes=i))  # fmt: skip
+            _, token, pick = url.rsplit("/", 2)
+            click_module.follow(conn, sg_settings, token, int(pick), method="GET", user_agent=HUMAN_AGENT,
+                                ip="192.0.2.2", at=start + timedelta(minutes=i))  # fmt: skip
     rows = _clicks(engine)
     assert {(r["human"], r["reason"]) for r in rows if r["delivery_id"] == ada.delivery_id} == {
         (False, "every link within a second")
@@ -81,18 +81,28 @@ def test_every_link_of_a_message_within_a_second_is_a_machine(sg_settings, engin
 
 
 def test_a_forged_or_altered_link_gets_a_page_not_a_redirect(sg_settings, engine, sg, client):
+    make_issue(engine, "2026-04")  # another issue: its picks are not this email's
     copies = send(sg_settings, engine, sg)
     ada = next(iter(copies.values()))
-    url = ada.links("r")[0]
-    token = url.rsplit("/", 1)[1]
-    forged = tokens.make_link_token(sg_settings.model_copy(update={"secret_key": "someone-else"}), "click", 1, 1)
-    feedback_token = ada.links("f")[0].rsplit("/", 1)[1].split("?")[0]  # another purpose
-    for bad in (token[:-2] + "xx", forged, feedback_token, "evil.example"):
-        response = client.get(f"/r/{bad}", headers={"User-Agent": HUMAN_AGENT})
-        assert response.status_code == 400 and "location" not in response.headers
+    _, token, pick = ada.links("r")[0].rsplit("/", 2)
+    forged = tokens.make_link_token(sg_settings.model_copy(update={"secret_key": "someone-else"}), ada.delivery_id)
+    with engine.connect() as conn:
+        elsewhere = conn.execute(
+            select(picks.c.id).join(issues, issues.c.id == picks.c.issue_id).where(issues.c.period == "2026-04")
+        ).first()[0]
+    for path in (
+        f"/r/{token[:-2]}xx/{pick}",  # altered
+        f"/r/{forged}/{pick}",  # signed with another key
+        f"/r/{tokens.make_link_token(sg_settings, 99999)}/{pick}",  # a delivery that does not exist
+        f"/r/{token}/{elsewhere}",  # a pick of another issue
+        f"/r/{token}/99999",  # no such pick
+        f"/r/{token}/abc",
+        "/r/evil.example/1",
+        f"/r/{token}/{pick}x?next=https://evil.example",
+    ):
+        response = client.get(path, headers={"User-Agent": HUMAN_AGENT})
+        assert response.status_code == 400 and "location" not in response.headers, path
         assert "This link is broken" in response.text
-    response = client.get("/r/x?next=https://evil.example", headers={"User-Agent": HUMAN_AGENT})
-    assert response.status_code == 400 and "location" not in response.headers
     assert _clicks(engine) == []
 
 
@@ -100,8 +110,8 @@ def test_a_test_copy_link_works_and_counts_nothing(sg_settings, engine, sg, clie
     send(sg_settings, engine, sg)
     with engine.connect() as conn:
         pick_id = conn.execute(select(picks.c.id).limit(1)).scalar_one()
-    token = tokens.make_link_token(sg_settings, "click", 0, pick_id)
-    response = client.get(f"/r/{token}", headers={"User-Agent": HUMAN_AGENT})
+    token = tokens.make_link_token(sg_settings, 0)
+    response = client.get(f"/r/{token}/{pick_id}", headers={"User-Agent": HUMAN_AGENT})
     assert response.status_code == 302 and response.headers["location"] == _article(engine, pick_id)
     assert _clicks(engine) == []
 
@@ -118,7 +128,7 @@ def test_sendgrid_click_events_are_deduplicated_against_the_redirect(sg_settings
     copies = send(sg_settings.model_copy(update={"click_tracking": False}), engine, sg)
     age_deliveries(engine)
     ada, bob, _ = copies.values()
-    tracked = "https://news.example.org" + bob.path(bob.links("f")[0]).replace("/f/", "/r/")
+    tracked = bob.links("f")[0].replace("/f/", "/r/").split("?")[0]
 
     def event(n, email, delivery_id, url):
         return {"event": "click", "email": email, "url": url, "timestamp": 1893456000 + n,

@@ -36,8 +36,8 @@ def test_a_get_changes_nothing_and_the_post_records_the_vote(sg_settings, engine
     assert client.head(ada.path(more)).status_code in (200, 405)
     assert _votes(engine) == []  # scanners open links: nothing is stored
 
-    token = ada.path(more).split("/f/")[1].split("?")[0]
-    pick_id = tokens.read_link_token(sg_settings, "feedback", token).pick_id
+    token = ada.path(more).split("/f/")[1].split("?")[0]  # TOKEN/PICK
+    pick_id = int(token.rsplit("/", 1)[1])
     done = client.post(f"/f/{token}", data={"vote": "more"})
     assert done.status_code == 200 and "you asked for more like this" in done.text
     assert _votes(engine) == [(ada.delivery_id, pick_id, _feed_of(engine, pick_id), 1)]
@@ -49,11 +49,21 @@ def test_a_get_changes_nothing_and_the_post_records_the_vote(sg_settings, engine
 def test_a_bad_vote_or_a_forged_token_stores_nothing(sg_settings, engine, sg, client):
     copies = send(sg_settings, engine, sg)
     ada = next(iter(copies.values()))
-    token = ada.path(ada.links("f")[0]).split("/f/")[1].split("?")[0]
-    assert client.post(f"/f/{token}", data={"vote": "maybe"}).status_code == 400
-    assert client.post(f"/f/{token[:-3]}abc", data={"vote": "more"}).status_code == 400
-    click_token = ada.path(ada.links("r")[0]).split("/r/")[1]  # a click token is not a feedback token
-    assert client.post(f"/f/{click_token}", data={"vote": "more"}).status_code == 400
+    token, pick = ada.path(ada.links("f")[0]).split("/f/")[1].split("?")[0].split("/")
+    assert client.post(f"/f/{token}/{pick}", data={"vote": "maybe"}).status_code == 400
+    assert client.post(f"/f/{token[:-3]}abc/{pick}", data={"vote": "more"}).status_code == 400
+    assert client.post(f"/f/{token}/99999", data={"vote": "more"}).status_code == 400
+    assert client.post(f"/f/{token}/{pick}", data={}).status_code == 400
+    assert _votes(engine) == []
+
+
+def test_a_test_copy_shows_the_page_and_stores_nothing(sg_settings, engine, sg, client):
+    send(sg_settings, engine, sg)
+    with engine.connect() as conn:
+        pick_id = conn.execute(select(picks.c.id).limit(1)).scalar_one()
+    path = f"/f/{tokens.make_link_token(sg_settings, 0)}/{pick_id}"
+    assert "from a test copy" in client.get(path).text
+    assert client.post(path, data={"vote": "more"}).status_code == 200
     assert _votes(engine) == []
 
 

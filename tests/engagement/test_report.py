@@ -19,9 +19,9 @@ from tests.engagement.conftest import HUMAN_AGENT, SCANNER_AGENT, age_deliveries
 
 def link(settings, copy, pick_id, kind="r"):
     for url in copy.links(kind):
-        token = url.split(f"/{kind}/")[1].split("?")[0]
-        if tokens.read_link_token(settings, "click" if kind == "r" else "feedback", token).pick_id == pick_id:
-            return copy.path(url).replace("&amp;", "&")
+        token, pick = url.split(f"/{kind}/")[1].split("?")[0].split("/")
+        if int(pick) == pick_id and tokens.read_link_token(settings, token).delivery_id == copy.delivery_id:
+            return copy.path(url)
     raise AssertionError(f"no {kind} link to pick {pick_id} in {copy.email}'s copy")
 
 
