@@ -58,7 +58,7 @@ def resolve(conn: Connection, claim: LinkClaim, pick_id: int) -> Target:
     row = conn.execute(
         select(deliveries.c.issue_id, deliveries.c.sent_at).where(deliveries.c.id == claim.delivery_id)
     ).first()
-    if row is None or row.issue_id != pick.issue_id:
+    if row is None or row.issue_id != pick.issue_id or pick.decision != "approved":
         raise BadToken("this link does not belong to the issue it was sent in")
     return Target(url, pick.issue_id, pick_id, claim.delivery_id, row.sent_at)
 

@@ -10,6 +10,7 @@ and variant) and issue_click_totals (the issue's clickers), which every figure h
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Callable, Hashable
 from dataclasses import asdict, dataclass, field
 
 from sqlalchemy import Connection, Integer, and_, cast, func, select
@@ -262,8 +263,13 @@ def trend(conn: Connection, period: str, *, extra_networks=()) -> list[dict]:
     return out
 
 
-def source_counts(conn: Connection) -> dict[int, dict[str, int]]:
-    """Per source (feed id): delivered picks, unique human clicks, more, less; readers.ReaderCounts(**value)."""
+def reader_counts(conn: Connection, key: Callable[[dict], Hashable | None]) -> dict[Hashable, dict[str, int]]:
+    """What readers did with the picks of sent issues, grouped by `key` (of a pick: pick_id, issue_id,
+    feed_id, topic, parts; None leaves it out): delivered, unique human clicks, more, less.
+
+    Each value fits curate.readers.ReaderCounts(**value): this is the readers' interest's input,
+    per source (`source_counts`) or per kind (key=lambda pick: pick["parts"].get("kind")).
+    """
     sent = dict(
         conn.execute(
             select(deliveries.c.issue_id, func.count())
@@ -271,28 +277,35 @@ def source_counts(conn: Connection) -> dict[int, dict[str, int]]:
             .group_by(deliveries.c.issue_id)
         ).all()
     )
-    out: dict[int, dict[str, int]] = defaultdict(lambda: {"delivered": 0, "clicks": 0, "more": 0, "less": 0})
+    out: dict[Hashable, dict[str, int]] = defaultdict(lambda: {"delivered": 0, "clicks": 0, "more": 0, "less": 0})
     pick_rows = conn.execute(
-        select(picks.c.id, picks.c.issue_id, items.c.feed_id)
+        select(picks.c.id.label("pick_id"), picks.c.issue_id, picks.c.topic, picks.c.parts, items.c.feed_id)
         .join(items, items.c.id == picks.c.item_id)
-        .where(picks.c.decision == "approved", items.c.feed_id.is_not(None), picks.c.issue_id.in_(list(sent)))
-    ).all()
-    feed_of = {}
-    for pick_id, issue_id, feed_id in pick_rows:
-        feed_of[pick_id] = feed_id
-        out[feed_id]["delivered"] += sent[issue_id]
+        .where(picks.c.decision == "approved", picks.c.issue_id.in_(list(sent)))
+    ).mappings()  # fmt: skip
+    key_of = {}
+    for row in pick_rows:
+        found = key(dict(row))
+        if found is not None:
+            key_of[row["pick_id"]] = found
+            out[found]["delivered"] += sent[row["issue_id"]]
     human = conn.execute(
         select(clicks.c.pick_id, func.count(func.distinct(clicks.c.delivery_id)))
         .where(clicks.c.human).group_by(clicks.c.pick_id)
     ).all()  # fmt: skip
     folded = conn.execute(select(click_totals.c.pick_id, click_totals.c.human)).all()
     for pick_id, count in list(human) + list(folded):
-        if pick_id in feed_of:
-            out[feed_of[pick_id]]["clicks"] += count
+        if pick_id in key_of:
+            out[key_of[pick_id]]["clicks"] += count
     votes = conn.execute(
-        select(feedback.c.feed_id, feedback.c.vote, func.count())
-        .where(feedback.c.feed_id.is_not(None)).group_by(feedback.c.feed_id, feedback.c.vote)
-    ).all()  # fmt: skip
-    for feed_id, vote, count in votes:
-        out[feed_id]["more" if vote > 0 else "less"] += count
+        select(feedback.c.pick_id, feedback.c.vote, func.count()).group_by(feedback.c.pick_id, feedback.c.vote)
+    ).all()
+    for pick_id, vote, count in votes:
+        if pick_id in key_of:
+            out[key_of[pick_id]]["more" if vote > 0 else "less"] += count
     return dict(out)
+
+
+def source_counts(conn: Connection) -> dict[int, dict[str, int]]:
+    """reader_counts per source (feed id)."""
+    return reader_counts(conn, lambda pick: pick["feed_id"])  # type: ignore[return-value]

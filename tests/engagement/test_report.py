@@ -197,3 +197,27 @@ def test_forget_erases_a_readers_clicks_and_feedback(sg_settings, engine, report
     by_pick = {p.pick_id: (p.human_clicks, p.machine_clicks, p.more, p.less) for p in r.picks}
     assert by_pick[reported["a"]] == (1, 0, 0, 1) and by_pick[reported["b"]] == (0, 0, 0, 0)
     assert (r.human_opens, r.machine_opens) == (1, 2)  # an open's count stays, without the address
+
+
+def test_reader_counts_feed_the_readers_interest_per_source_and_per_kind(engine, reported):
+    from sqlalchemy import update
+
+    from curator.curate.readers import ReaderCounts, interest_by
+
+    with engine.begin() as conn:
+        conn.execute(update(picks).where(picks.c.id == reported["a"]).values(parts={"kind": "tutorial"}))
+        conn.execute(update(picks).where(picks.c.id != reported["a"]).values(parts={"kind": "essay"}))
+        per_kind = figures.reader_counts(conn, lambda pick: pick["parts"].get("kind"))
+        per_source = figures.source_counts(conn)
+    assert per_kind == {
+        "tutorial": {"delivered": 4, "clicks": 2, "more": 1, "less": 1},
+        "essay": {"delivered": 20, "clicks": 1, "more": 0, "less": 0},
+    }
+    assert list(per_source.values()) == [{"delivered": 24, "clicks": 3, "more": 1, "less": 1}]
+    interest = interest_by({kind: ReaderCounts(**counts) for kind, counts in per_kind.items()})
+    assert interest["tutorial"].value > 0 > interest["essay"].value
+    # Four deliveries are little evidence: the prior keeps the verdict near average.
+    assert interest["tutorial"].words == (
+        "about average: readers clicked 2 of 4 delivered picks (50.0%, against 12.5% overall); "
+        "1 asked for more like this, 1 for less"
+    )
