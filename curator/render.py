@@ -1,8 +1,9 @@
 """Emails from an issue: one body per topic variant, per-recipient values as substitution tags.
 
 `render_variant` writes the HTML and plain-text parts once per topic set; what differs
-per recipient appears as the tags in SUBSTITUTION_KEYS, which SendGrid (or `personalize`,
-for the outbox and previews) replaces with `recipient_values`.
+per recipient appears as the tags in SUBSTITUTION_KEYS (and READER_TAG, the signed token of
+their pick links, /r/TOKEN/PICK and /f/TOKEN/PICK), which SendGrid (or `personalize`, for the
+outbox and previews) replaces with `recipient_values`.
 
 SendGrid substitutes the same value in both parts, literally. So the values are made safe
 for both: URLs are URL-safe by construction (itsdangerous tokens), and the name is
