@@ -88,7 +88,9 @@ class Report:
 def _issue(conn: Connection, period: str) -> dict:
     row = conn.execute(select(issues).where(issues.c.period == period)).mappings().first()
     if row is None:
-        raise NotFound(f"there is no issue for {period}: `curator status` lists the issues")
+        raise NotFound(
+            f"there is no issue for {period}: check the month (YYYY-MM); the ops console's Readers page lists them"
+        )
     return dict(row)
 
 
