@@ -221,3 +221,26 @@ def test_reader_counts_feed_the_readers_interest_per_source_and_per_kind(engine,
         "about average: readers clicked 2 of 4 delivered picks (50.0%, against 12.5% overall); "
         "1 asked for more like this, 1 for less"
     )
+
+
+def test_retention_keeps_the_rows_of_a_reader_still_clicking(sg_settings, engine, reported):
+    from datetime import timedelta
+
+    from sqlalchemy import func
+
+    from curator.engagement import clicks as click_module
+    from curator.store.schema import clicks, deliveries, now
+    from scheduler import jobs
+
+    later = now() + timedelta(days=60)
+    with engine.begin() as conn:
+        r0 = conn.execute(select(deliveries.c.id).where(deliveries.c.email == "reader0@example.com")).scalar_one()
+        token = tokens.make_link_token(sg_settings, r0)
+        click_module.follow(conn, sg_settings, token, reported["c"], method="GET", user_agent=HUMAN_AGENT,
+                            ip="198.51.100.7", at=later)  # fmt: skip
+        before = figures.report(conn, PERIOD).as_dict()
+    # 91 days after the send, reader0's last click is 31 days old: their four rows stay, the others' three go.
+    assert jobs.retention(sg_settings, engine, now=now() + timedelta(days=91)) == 3
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(clicks)).scalar_one() == 4
+        assert figures.report(conn, PERIOD).as_dict() == before
