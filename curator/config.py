@@ -133,6 +133,28 @@ class Settings(BaseSettings):
         31, ge=1, description="Days of items a draft considers when no issue has been sent yet"
     )
 
+    # readers' engagement
+    click_tracking: bool = Field(
+        True,
+        description="Links to picks go through Curator's signed redirect (/r/…), which counts clicks; "
+        "off: they go straight to the article and only SendGrid's click events are counted",
+    )
+    click_machine_seconds: float = Field(
+        10.0, ge=0,
+        description="A click this many seconds or fewer after the email went out counts as a machine's "
+        "(mail scanners open every link on arrival)",
+    )
+    click_scanner_networks: CommaList = Field(
+        default_factory=list,
+        description="More networks (CIDR, comma separated) whose clicks and opens count as machines': "
+        "your readers' mail security gateways",
+    )
+    click_retention_days: int = Field(
+        90, ge=1,
+        description="Days raw click rows are kept; then they are folded into per-pick totals and deleted "
+        "(a daily job)",
+    )
+
     # the web app (editors' desk, ops console)
     session_hours: float = Field(12.0, gt=0, description="Hours a sign-in lasts before asking again")
     login_max_failures: int = Field(
@@ -223,6 +245,9 @@ class Settings(BaseSettings):
     schedule_send: str = Field(
         "day=1st tue hour=9 minute=0", description="Cron fields of the monthly send job"
     )
+    schedule_retention: str = Field(
+        "hour=3 minute=30", description="Cron fields of the daily retention job (raw clicks folded and deleted)"
+    )
     send_grace_hours: float = Field(
         6.0, ge=0, description="A send missed by more than this is not sent automatically"
     )
@@ -244,7 +269,10 @@ class Settings(BaseSettings):
         "so one process is enough; turn it off when `curator worker` processes do the sending",
     )
 
-    @field_validator("seed_list", "editor_emails", "ops_emails", "trusted_proxies", "allowed_hosts", mode="before")
+    @field_validator(
+        "seed_list", "editor_emails", "ops_emails", "trusted_proxies", "allowed_hosts", "click_scanner_networks",
+        mode="before",
+    )
     @classmethod
     def _split_commas(cls, value: object) -> object:
         """Comma-separated text (one value, several, or none) or a JSON list, as the README says."""
@@ -276,7 +304,7 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("trusted_proxies")
+    @field_validator("trusted_proxies", "click_scanner_networks")
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:
         import ipaddress

@@ -12,6 +12,7 @@ class PickView:
     summary_text: str = ""
     blurb: str = ""
     source: str = ""
+    pick_id: int = 0  # the picks row; 0 (hand-made content) gets no tracked or feedback links
 
 
 @dataclass(frozen=True)
@@ -36,3 +37,7 @@ class IssueContent:
         indexed = list(enumerate(self.sections))
         indexed.sort(key=lambda pair: (rank.get(pair[1].topic, len(rank)), pair[0]))
         return tuple(section for _, section in indexed if section.picks)
+
+    def pick_ids(self) -> list[int]:
+        """The ids of the picks that have them (those get per-recipient tracked and feedback links)."""
+        return [pick.pick_id for section in self.sections for pick in section.picks if pick.pick_id]

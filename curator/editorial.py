@@ -118,7 +118,7 @@ def issue_content(
     decisions = ("approved", "suggested") if include_suggested else ("approved",)
     rows = conn.execute(
         select(
-            picks.c.topic, picks.c.blurb, func.coalesce(picks.c.title, items.c.title).label("title"),
+            picks.c.id, picks.c.topic, picks.c.blurb, func.coalesce(picks.c.title, items.c.title).label("title"),
             items.c.canonical_url, func.coalesce(picks.c.summary, items.c.summary_text).label("summary_text"),
             feeds.c.title.label("source"), picks.c.featured, picks.c.decision,
         )
@@ -132,7 +132,7 @@ def issue_content(
     for row in rows:
         view = PickView(
             title=row["title"], url=row["canonical_url"], summary_text=row["summary_text"],
-            blurb=row["blurb"], source=row["source"] or "",
+            blurb=row["blurb"], source=row["source"] or "", pick_id=row["id"],
         )
         if row["featured"] and row["decision"] == "approved":
             featured = view  # at the top of the issue, for everyone, and not again in its topic

@@ -21,6 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from curator.config import Settings
 from curator.deliver import ledger
+from curator.engagement import clicks
 from curator.errors import ConfigError, CuratorError
 from curator.store.schema import events, issues, now
 from curator.subscribers import suppress
@@ -137,8 +138,15 @@ def _depth(value: Any) -> int:
     return deepest
 
 
-def apply(conn: Connection, batch: list[dict[str, Any]]) -> Applied:
-    """Store each event once (by sg_event_id) and act on the new ones."""
+def apply(
+    conn: Connection, batch: list[dict[str, Any]], *, click_machine_seconds: float = 10.0,
+    scanner_networks: tuple[str, ...] = (),
+) -> Applied:
+    """Store each event once (by sg_event_id) and act on the new ones.
+
+    A new click event is counted as a pick's click unless Curator's redirect already counted it
+    (curator.engagement.clicks); the settings' click rules come in as the keyword arguments.
+    """
     result = Applied(received=len(batch))
     issue_ids: dict[str, int | None] = {}
     confirmed: set[str] = set()
@@ -166,6 +174,10 @@ def apply(conn: Connection, batch: list[dict[str, Any]]) -> Applied:
         if key and key not in confirmed:
             confirmed.add(key)
             result.confirmed_rows += ledger.confirm_batch(conn, key)
+        if kind == "click":
+            clicks.record_sendgrid_click(
+                conn, event, machine_seconds=click_machine_seconds, extra_networks=scanner_networks
+            )
         reason = _suppression(kind, event)
         if reason and email and suppress(conn, email, reason, f"SendGrid {kind}: {_detail(event)}"[:500]):
             result.suppressed += 1

@@ -1,8 +1,9 @@
 """Emails from an issue: one body per topic variant, per-recipient values as substitution tags.
 
 `render_variant` writes the HTML and plain-text parts once per topic set; what differs
-per recipient appears as the tags in SUBSTITUTION_KEYS, which SendGrid (or `personalize`,
-for the outbox and previews) replaces with `recipient_values`.
+per recipient appears as the tags in SUBSTITUTION_KEYS (and READER_TAG, the signed token of
+their pick links, /r/TOKEN/PICK and /f/TOKEN/PICK), which SendGrid (or `personalize`, for the
+outbox and previews) replaces with `recipient_values`.
 
 SendGrid substitutes the same value in both parts, literally. So the values are made safe
 for both: URLs are URL-safe by construction (itsdangerous tokens), and the name is
@@ -31,10 +32,12 @@ from curator.config import Settings, resource_path
 from curator.content import IssueContent
 
 SUBSTITUTION_KEYS = ("-name-", "-unsubscribe_url-", "-preferences_url-")  # SendGrid substitution tags
+# The token of the recipient's pick links (/r/TOKEN/PICK, /f/TOKEN/PICK): one per recipient, not per pick.
+READER_TAG = "-reader-"
 NAME_FALLBACK = "there"  # "Hi there," when we do not know the name
 TEXT_WIDTH = 72
 SUMMARY_CHARS = 320
-_TAG_RE = re.compile("|".join(re.escape(key) for key in SUBSTITUTION_KEYS))
+_TAG_RE = re.compile("|".join(re.escape(key) for key in (*SUBSTITUTION_KEYS, READER_TAG)))
 
 
 @dataclass(frozen=True)
@@ -173,6 +176,24 @@ def list_unsubscribe_headers(settings: Settings, subscriber: Mapping) -> dict[st
     }
 
 
+def _pick_links(settings: Settings, personal: bool):
+    """The template's pick_href(pick) and feedback_url(pick): through the recipient's links, or plain."""
+    base = _base_url(settings)
+
+    def pick_href(pick) -> str:
+        if personal and pick.pick_id and settings.click_tracking and _link(pick.url):
+            return _Literal(f"{base}/r/{READER_TAG}/{int(pick.pick_id)}")
+        return _link(pick.url)
+
+    def feedback_url(pick, vote: str = "") -> str:
+        if not (personal and pick.pick_id):
+            return _Literal("")
+        query = f"?vote={vote}" if vote in ("more", "less") else ""
+        return _Literal(f"{base}/f/{READER_TAG}/{int(pick.pick_id)}{query}")
+
+    return pick_href, feedback_url
+
+
 def variant_topics(variant: str) -> list[str]:
     """The topic list a variant key stands for ("" is: no preference, feeds.yaml order)."""
     return [t for t in variant.split(",") if t]
@@ -180,7 +201,10 @@ def variant_topics(variant: str) -> list[str]:
 
 def _context(content: IssueContent, topics: Sequence[str], settings: Settings, personal: bool) -> dict:
     sections = content.ordered_for(list(topics))
+    pick_href, feedback_url = _pick_links(settings, personal)
     return {
+        "pick_href": pick_href,
+        "feedback_url": feedback_url,
         "content": content,
         "sections": sections,
         "preheader": content.preheader or _shorten(" · ".join(s.title for s in sections), 140),
@@ -215,14 +239,23 @@ def render_archive_page(content: IssueContent, settings: Settings, notice: str =
     return _inline(environment().get_template("issue.html").render(context))
 
 
-def recipient_values(settings: Settings, subscriber: Mapping) -> dict[str, str]:
-    """Tag -> value for one recipient, safe in both parts (see the module docstring)."""
+def recipient_values(
+    settings: Settings, subscriber: Mapping, *, delivery_id: int = 0, pick_links: bool = False
+) -> dict[str, str]:
+    """Tag -> value for one recipient, safe in both parts (see the module docstring).
+
+    `pick_links`: the issue has picks with links to sign (IssueContent.pick_ids()); their token
+    names `delivery_id`, the recipient's ledger row (0: a copy off the ledger, which counts nothing).
+    """
     name = " ".join(str(subscriber.get("name") or "").split())
-    return {
+    values = {
         "-name-": html.escape(name, quote=False) if name else NAME_FALLBACK,
         "-unsubscribe_url-": unsubscribe_url(settings, subscriber),
         "-preferences_url-": preferences_url(settings, subscriber),
     }
+    if pick_links:
+        values[READER_TAG] = tokens.make_link_token(settings, delivery_id)
+    return values
 
 
 def personalize(rendered: Rendered, values: Mapping[str, str]) -> Rendered:
@@ -239,7 +272,10 @@ def render_for(content: IssueContent, subscriber: Mapping, settings: Settings) -
     topics = subscriber.get("topics")
     if topics is None:
         topics = variant_topics(subscriber.get("variant") or "")
-    return personalize(render_variant(content, topics, settings), recipient_values(settings, subscriber))
+    # A ledger row's own "id" is its delivery id.
+    delivery_id = int(subscriber["id"]) if "subscriber_id" in subscriber and "id" in subscriber else 0
+    values = recipient_values(settings, subscriber, delivery_id=delivery_id, pick_links=bool(content.pick_ids()))
+    return personalize(render_variant(content, topics, settings), values)
 
 
 def render_confirmation(settings: Settings, subscriber: Mapping) -> Rendered:

@@ -1,4 +1,4 @@
-"""The scheduled jobs: ingest, draft (and tell the editors), send. Each calls the stages in flow order.
+"""The scheduled jobs: ingest, draft (and tell the editors), send, retention. Each calls the stages in flow order.
 
 APScheduler keeps only a textual reference to the `*_job` entry points, never settings:
 each run reads the settings (CURATOR_*) and opens the database itself. The work is in
@@ -55,6 +55,25 @@ def draft_job() -> None:
 def send_job() -> None:
     with _context() as (settings, engine):
         send(settings, engine)
+
+
+def retention_job() -> None:
+    with _context() as (settings, engine):
+        retention(settings, engine)
+
+
+# -- retention
+
+
+def retention(settings: Settings, engine: Engine, *, now: datetime | None = None) -> int:
+    """Fold raw click rows older than CURATOR_CLICK_RETENTION_DAYS into totals and delete them."""
+    from curator.engagement.retention import fold_old_clicks
+
+    with engine.begin() as conn:
+        deleted = fold_old_clicks(conn, settings.click_retention_days, now=now)
+    log.info("retention: %d raw click rows older than %d days folded into totals and deleted",
+             deleted, settings.click_retention_days)
+    return deleted
 
 
 # -- ingest

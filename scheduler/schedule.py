@@ -37,6 +37,8 @@ JOBS = (
     JobSpec("draft", "schedule_draft", "scheduler.jobs:draft_job",
             "build the next issue's draft and email the editors a link to the desk"),
     JobSpec("send", "schedule_send", "scheduler.jobs:send_job", "send the approved issue"),
+    JobSpec("retention", "schedule_retention", "scheduler.jobs:retention_job",
+            "fold raw click rows past CURATOR_CLICK_RETENTION_DAYS into totals and delete them"),
 )
 JOBS_BY_ID = {job.id: job for job in JOBS}
 

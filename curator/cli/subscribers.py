@@ -123,7 +123,7 @@ def forget(
     email: str = typer.Argument(..., help="The person's address."),
     yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
 ) -> None:
-    """Erase a person's data: delete the subscriber, strip the address from the ledger and events.
+    """Erase a person's data: delete the subscriber and their clicks and feedback, strip the address elsewhere.
 
     The address stays in the suppression list only if it bounced or complained, so that
     Curator never mails it again; an unsubscribe suppression is deleted with the rest.
@@ -139,10 +139,12 @@ def forget(
         # The audit log names the subscriber by id only: it must not keep the address.
         audit(conn, ACTOR, "subscriber.forget", f"subscriber:{done['subscriber_id'] or 'none'}",
               f"ledger rows {done['deliveries_anonymized']}, events {done['events_anonymized']}, "
+              f"clicks {done['clicks_deleted']}, feedback {done['feedback_deleted']}, "
               f"suppression {done['suppression']}")
     console.print(
         f"Forgot {done['email']}: subscriber {'deleted' if done['subscriber_deleted'] else 'not found'}, "
         f"{done['deliveries_anonymized']} ledger row(s) and {done['events_anonymized']} event(s) anonymized, "
+        f"{done['clicks_deleted']} click(s) and {done['feedback_deleted']} feedback vote(s) deleted, "
         f"suppression {done['suppression']}.",
         highlight=False, soft_wrap=True,
     )

@@ -202,7 +202,10 @@ def dry_run(settings: Settings, engine: Engine, period: str) -> DryRun:
     for variant, count, first_id in groups:
         body = render.render_variant(content, variant, settings)
         person = samples[first_id]
-        values = render.recipient_values(settings, person)
+        # The largest delivery id a ledger may hold: the token's size is what is checked.
+        values = render.recipient_values(
+            settings, person, delivery_id=2**31 - 1, pick_links=bool(content.pick_ids())
+        )
         report.variants.append((variant, count, render.personalize(body, values).subject))
         for part, text in (("HTML", body.html), ("text", body.text)):
             if "-unsubscribe_url-" not in text:

@@ -54,7 +54,8 @@ def send_test(
         content = editorial.issue_content(conn, period, known, include_suggested=draft)
     person = {"id": TEST_SUBSCRIBER_ID, "email": address, "name": ""}
     body = render.render_variant(content, topics or [], settings)
-    copy = render.personalize(body, render.recipient_values(settings, person))
+    # Delivery 0: the copy's pick links work and count nothing.
+    copy = render.personalize(body, render.recipient_values(settings, person, pick_links=bool(content.pick_ids())))
     send_transactional(
         settings, to=address, subject=TEST_PREFIX + copy.subject, html=copy.html, text=copy.text,
         headers=render.list_unsubscribe_headers(settings, person),

@@ -370,3 +370,63 @@ alerts = Table(
     Column("message", Text, nullable=False),
     Column("acknowledged", Boolean, nullable=False, default=False),
 )
+
+# Readers' engagement (issue 12). One row per request on a pick's tracked link (/r/TOKEN),
+# or per SendGrid click event on an untracked one; `human` is the classification, `reason`
+# says why a click counts as a machine's. Raw rows are folded into click_totals and deleted
+# after `click_retention_days`.
+CLICK_SOURCES = ("redirect", "sendgrid")
+
+clicks = Table(
+    "clicks",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("issue_id", ForeignKey("issues.id", ondelete="CASCADE"), nullable=False),
+    Column("pick_id", ForeignKey("picks.id", ondelete="CASCADE"), nullable=False),
+    Column("delivery_id", ForeignKey("deliveries.id", ondelete="CASCADE"), nullable=False),
+    Column("at", UTCDateTime, nullable=False, default=now),
+    Column("human", Boolean, nullable=False),
+    Column("reason", String(50), nullable=False, default=""),
+    Column("source", String(20), nullable=False, default="redirect"),
+    CheckConstraint(_in("source", CLICK_SOURCES), name="source"),
+    Index("ix_clicks_issue_pick", "issue_id", "pick_id"),
+    Index("ix_clicks_delivery", "delivery_id", "at"),
+    Index("ix_clicks_at", "at"),
+)
+
+# Raw click rows past retention, folded per recipient: unique clicks per pick and variant,
+# and the issue's clickers (recipients with a click: people, or machines only).
+click_totals = Table(
+    "click_totals",
+    metadata,
+    Column("pick_id", ForeignKey("picks.id", ondelete="CASCADE"), primary_key=True),
+    Column("variant", String(500), primary_key=True, default=""),
+    Column("issue_id", ForeignKey("issues.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("human", Integer, nullable=False, default=0),
+    Column("machine", Integer, nullable=False, default=0),
+)
+
+issue_click_totals = Table(
+    "issue_click_totals",
+    metadata,
+    Column("issue_id", ForeignKey("issues.id", ondelete="CASCADE"), primary_key=True),
+    Column("human_clickers", Integer, nullable=False, default=0),
+    Column("machine_clickers", Integer, nullable=False, default=0),
+)
+
+# "More like this" (+1) / "less like this" (-1), one per recipient and pick; the last word counts.
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("issue_id", ForeignKey("issues.id", ondelete="CASCADE"), nullable=False),
+    Column("pick_id", ForeignKey("picks.id", ondelete="CASCADE"), nullable=False),
+    Column("delivery_id", ForeignKey("deliveries.id", ondelete="CASCADE"), nullable=False),
+    Column("feed_id", ForeignKey("feeds.id", ondelete="SET NULL")),
+    Column("vote", Integer, nullable=False),
+    Column("at", UTCDateTime, nullable=False, default=now),
+    UniqueConstraint("delivery_id", "pick_id", name="uq_feedback_delivery_pick"),
+    CheckConstraint("vote IN (-1, 1)", name="vote"),
+    Index("ix_feedback_feed", "feed_id"),
+    Index("ix_feedback_pick", "pick_id"),
+)

@@ -1,7 +1,8 @@
 """A person's data: everything stored about an address, and erasing it.
 
-`forget` deletes the subscriber and strips the address and name from the send ledger
-and the provider's events (their counts and batch keys stay, for the send's records).
+`forget` deletes the subscriber, their clicks on picks and their "more/less like this"
+votes, and strips the address and name from the send ledger and the provider's events
+(their counts and batch keys stay, for the send's records).
 The suppression row is kept only when the address bounced or complained: it holds the
 bare address so Curator never mails it again, which the person's own interest and the
 sender's reputation both require. An "unsubscribed" suppression is deleted with the rest.
@@ -14,12 +15,14 @@ from datetime import datetime
 from sqlalchemy import Connection, delete, func, or_, select, update
 
 from curator.errors import InvalidAddress, NotFound
-from curator.store.schema import deliveries, events, issues, subscribers, suppressions
+from curator.store.schema import clicks, deliveries, events, feedback, issues, subscribers, suppressions
 from curator.subscribers._addresses import normalize_email
 from curator.subscribers._lifecycle import PERMANENT_REASONS, find, suppression
 
 # Event payload fields that say nothing about the person; every other field is dropped.
-EVENT_KEYS_KEPT = ("event", "sg_event_id", "sg_message_id", "timestamp", "type", "category", "batch_key", "issue")
+EVENT_KEYS_KEPT = (
+    "event", "sg_event_id", "sg_message_id", "timestamp", "type", "category", "batch_key", "issue", "sg_machine_open",
+)  # fmt: skip
 
 
 def _address(text: str) -> str:
@@ -52,6 +55,14 @@ def export_data(conn: Connection, address: str) -> dict:
     found = conn.execute(
         select(events).where(func.lower(events.c.email) == email).order_by(events.c.id)
     ).mappings()
+    theirs = select(deliveries.c.id).where(_ledger_where(email, sub["id"] if sub else None))
+    their_clicks = conn.execute(
+        select(clicks.c.pick_id, clicks.c.at, clicks.c.human, clicks.c.reason, clicks.c.source)
+        .where(clicks.c.delivery_id.in_(theirs)).order_by(clicks.c.id)
+    ).mappings()  # fmt: skip
+    their_votes = conn.execute(
+        select(feedback.c.pick_id, feedback.c.vote, feedback.c.at).where(feedback.c.delivery_id.in_(theirs))
+    ).mappings()
     blocked = suppression(conn, email)
     data = {
         "email": email,
@@ -59,6 +70,8 @@ def export_data(conn: Connection, address: str) -> dict:
         "suppression": _plain(blocked) if blocked else None,
         "deliveries": [_plain(dict(row)) for row in ledger],
         "events": [_plain(dict(row)) for row in found],
+        "clicks": [_plain(dict(row)) for row in their_clicks],
+        "feedback": [_plain(dict(row)) for row in their_votes],
     }
     if not (data["subscriber"] or data["suppression"] or data["deliveries"] or data["events"]):
         raise NotFound(f"Curator stores nothing about {email}")
@@ -74,6 +87,9 @@ def forget(conn: Connection, address: str) -> dict:
     skipped = conn.execute(
         update(deliveries).where(where, deliveries.c.state == "pending").values(state="skipped", error="forgotten")
     ).rowcount
+    theirs = select(deliveries.c.id).where(where)
+    erased_clicks = conn.execute(delete(clicks).where(clicks.c.delivery_id.in_(theirs))).rowcount
+    erased_votes = conn.execute(delete(feedback).where(feedback.c.delivery_id.in_(theirs))).rowcount
     ledger = conn.execute(update(deliveries).where(where).values(email="", name="", subscriber_id=None)).rowcount
     scrubbed = 0
     for row in conn.execute(select(events.c.id, events.c.payload).where(func.lower(events.c.email) == email)).all():
@@ -94,6 +110,8 @@ def forget(conn: Connection, address: str) -> dict:
         "deliveries_anonymized": ledger,
         "deliveries_skipped": skipped,
         "events_anonymized": scrubbed,
+        "clicks_deleted": erased_clicks,
+        "feedback_deleted": erased_votes,
         "suppression": ("kept: " + blocked["reason"]) if kept else ("deleted" if blocked else "none"),
         "subscriber_id": sub["id"] if sub else None,
     }

@@ -30,7 +30,20 @@ from curator.errors import (
     NotFound,
     TooManyAttempts,
 )
-from curator.web import admin, auth, desk, headers, health, ops, public, reset, webhook
+from curator.web import (
+    admin,
+    auth,
+    desk,
+    engagement,
+    headers,
+    health,
+    ops,
+    public,
+    reports,
+    reset,
+    sources_page,
+    webhook,
+)
 from curator.web.templating import render
 
 log = logging.getLogger("curator.web")
@@ -78,10 +91,13 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.include_router(auth.router)
     app.include_router(reset.router)
     app.include_router(admin.router)
+    app.include_router(sources_page.router)  # before the desk's /desk/{period}
     app.include_router(desk.router)
     app.include_router(public.router)
+    app.include_router(engagement.router)
     app.include_router(webhook.router)
     app.include_router(ops.router)
+    app.include_router(reports.router)
     app.include_router(health.router)
     # The desk's scripts and styles (htmx and SortableJS vendored beside their licences): no build step.
     app.mount("/static", StaticFiles(directory=STATIC, follow_symlink=False), name="static")

@@ -45,7 +45,7 @@ async def sendgrid_events(request: Request) -> JSONResponse:
         batch = events.parse(payload)
     except events.BadEvents as exc:
         return _error(str(exc), 400)
-    applied = await run_in_threadpool(_apply, request.app.state.engine, batch)
+    applied = await run_in_threadpool(_apply, request.app.state.engine, batch, settings)
     return JSONResponse(
         {"received": applied.received, "new": applied.new, "duplicates": applied.duplicates}, status_code=200
     )
@@ -69,6 +69,9 @@ def _error(message: str, status: int) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-def _apply(engine, batch) -> events.Applied:
+def _apply(engine, batch, settings) -> events.Applied:
     with engine.begin() as conn:
-        return events.apply(conn, batch)
+        return events.apply(
+            conn, batch, click_machine_seconds=settings.click_machine_seconds,
+            scanner_networks=tuple(settings.click_scanner_networks),
+        )

@@ -30,6 +30,7 @@ ROUTES = {
     "/login/forgot": ["email", "csrf_token"],
     "/login/reset/{token}": ["password", "confirm", "csrf_token"],
     "/webhooks/sendgrid": [],
+    "/f/{token}/{pick_id}": ["vote"],
 }
 SIGNED_IN_PREFIXES = ("/desk", "/ops", "/admin")
 CONTENT_TYPES = [
@@ -56,6 +57,7 @@ def _form(fields: list[str]):
 def requests(draw, path: str, fields: list[str]):
     token = draw(st.sampled_from(["x", "", "a" * 500, "%00", "..%2f..", "eyJ.e30.x"]) | header_text)
     url = path.replace("{token}", token.replace("/", "%2F").replace("?", "%3F").replace("#", "%23") or "x")
+    url = url.replace("{pick_id}", draw(st.sampled_from(["1", "0", "-1", "9" * 30, "x", "%00"])))
     kind = draw(st.sampled_from(["form", "json", "bytes", "nested"]))
     if kind == "form":
         body, data = urlencode(draw(_form(fields))).encode(), None
