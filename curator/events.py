@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -19,10 +19,9 @@ from sqlalchemy import Connection, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from curator.config import Settings
-from curator.deliver import ledger
 from curator.errors import ConfigError, CuratorError
 from curator.store.schema import events, issues, now
-from curator.subscribers import suppress
+from curator.subscribers import suppress_many
 
 SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
@@ -49,7 +48,8 @@ class Applied:
     new: int = 0
     duplicates: int = 0
     suppressed: int = 0
-    confirmed_rows: int = 0
+    batch_keys: list[str] = field(default_factory=list)  # named by new events: the ledger settles them
+    confirmed_rows: int = 0  # set by the ledger when it settles `batch_keys`
 
 
 @lru_cache(maxsize=4)
@@ -91,38 +91,68 @@ def parse(payload: bytes) -> list[dict[str, Any]]:
 
 
 def apply(conn: Connection, batch: list[dict[str, Any]]) -> Applied:
-    """Store each event once (by sg_event_id) and act on the new ones."""
+    """Store each event once (by sg_event_id) and act on the new ones, a few statements per post.
+
+    The events go in as one multi-row INSERT ... ON CONFLICT DO NOTHING; what it returns are the
+    new ones. Their batch keys are recorded in `Applied.batch_keys` for the ledger to settle
+    (`deliver.ledger.confirm_batches`), and their suppressions are applied in post order.
+    """
     result = Applied(received=len(batch))
-    issue_ids: dict[str, int | None] = {}
-    confirmed: set[str] = set()
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    issue_ids = _issue_ids(conn, batch)
+    received_at = now()
+    rows: dict[str, dict[str, Any]] = {}  # by sg_event_id, first one wins, as one at a time did
     for event in batch:
-        kind = str(event.get("event") or "")
-        email = str(event.get("email") or "").strip().lower()
-        period = event.get("issue") if isinstance(event.get("issue"), str) else None
-        if period is not None and period not in issue_ids:
-            issue_ids[period] = conn.execute(select(issues.c.id).where(issues.c.period == period)).scalar()
-        key = event.get("batch") if isinstance(event.get("batch"), str) else None
-        row = {
-            "sg_event_id": _event_id(event), "event": kind[:50], "email": email[:320],
-            "issue_id": issue_ids.get(period) if period else None, "batch_key": key[:64] if key else None,
-            "occurred_at": _when(event.get("timestamp")), "received_at": now(), "payload": event,
-        }  # fmt: skip
-        inserted = conn.execute(
-            dialect.insert(events).values(row).on_conflict_do_nothing(index_elements=["sg_event_id"])
-            .returning(events.c.id)
-        ).first()  # fmt: skip
-        if inserted is None:
-            result.duplicates += 1
+        row = _row(event, issue_ids, received_at)
+        rows.setdefault(row["sg_event_id"], row)
+    fresh = _insert_new(conn, list(rows.values()))
+    result.new = len(fresh)
+    result.duplicates = result.received - result.new
+    keys: dict[str, None] = {}  # ordered set
+    wanted: list[tuple[str, str, str]] = []
+    for row in rows.values():
+        if row["sg_event_id"] not in fresh:
             continue
-        result.new += 1
-        if key and key not in confirmed:
-            confirmed.add(key)
-            result.confirmed_rows += ledger.confirm_batch(conn, key)
-        reason = _suppression(kind, event)
-        if reason and email and suppress(conn, email, reason, f"SendGrid {kind}: {_detail(event)}"[:500]):
-            result.suppressed += 1
+        if row["batch_key"]:
+            keys[row["batch_key"]] = None
+        event = row["payload"]
+        email = str(event.get("email") or "").strip().lower()  # not cut to the column's width, as before
+        reason = _suppression(row["event"], event)
+        if reason and email:
+            wanted.append((email, reason, f"SendGrid {row['event']}: {_detail(event)}"[:500]))
+    result.batch_keys = list(keys)
+    result.suppressed = suppress_many(conn, wanted) if wanted else 0
     return result
+
+
+def _issue_ids(conn: Connection, batch: list[dict[str, Any]]) -> dict[str, int]:
+    periods = {e.get("issue") for e in batch if isinstance(e.get("issue"), str)}
+    if not periods:
+        return {}
+    return dict(conn.execute(select(issues.c.period, issues.c.id).where(issues.c.period.in_(periods))).all())
+
+
+def _row(event: dict[str, Any], issue_ids: dict[str, int], received_at: datetime) -> dict[str, Any]:
+    kind = str(event.get("event") or "")
+    email = str(event.get("email") or "").strip().lower()
+    period = event.get("issue") if isinstance(event.get("issue"), str) else None
+    key = event.get("batch") if isinstance(event.get("batch"), str) else None
+    return {
+        "sg_event_id": _event_id(event), "event": kind[:50], "email": email[:320],
+        "issue_id": issue_ids.get(period) if period else None, "batch_key": key[:64] if key else None,
+        "occurred_at": _when(event.get("timestamp")), "received_at": received_at, "payload": event,
+    }  # fmt: skip
+
+
+def _insert_new(conn: Connection, rows: list[dict[str, Any]]) -> set[str]:
+    """Insert the rows not stored yet; the sg_event_ids of those inserted."""
+    if not rows:
+        return set()
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = (
+        dialect.insert(events).on_conflict_do_nothing(index_elements=["sg_event_id"]).returning(events.c.sg_event_id)
+    )
+    # One executemany: SQLAlchemy's "insertmanyvalues" sends it as multi-row INSERTs, in post order.
+    return set(conn.execute(statement, rows).scalars().all())
 
 
 def _suppression(kind: str, event: dict[str, Any]) -> str | None:

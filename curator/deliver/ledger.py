@@ -260,11 +260,27 @@ def _move_rows(conn: Connection, key: str, **values) -> int:
     return result.rowcount or 0
 
 
-def confirm_batch(conn: Connection, key: str) -> int:
-    """An event names this batch: SendGrid took it. Rows of a batch still open become sent."""
-    if not _close_batch(conn, key, "accepted", error="confirmed by SendGrid's events: no answer was recorded"):
+def confirm_batches(conn: Connection, keys: list[str]) -> int:
+    """Events name these batches: SendGrid took them. Rows of a batch still open become sent.
+
+    Two statements for any number of keys; a key of no batch, or of a settled one, changes nothing.
+    """
+    if not keys:
         return 0
-    return _move_rows(conn, key, state="sent", sent_at=now(), error=None)
+    closed = conn.execute(
+        update(send_batches)
+        .where(send_batches.c.key.in_(keys), send_batches.c.state.in_(OPEN_BATCH))
+        .values(state="accepted", finished_at=now(), error="confirmed by SendGrid's events: no answer was recorded")
+        .returning(send_batches.c.key)
+    ).scalars().all()  # fmt: skip
+    if not closed:
+        return 0
+    moved = conn.execute(
+        update(d)
+        .where(d.c.batch_key.in_(closed), d.c.state.in_(OPEN_BATCH))
+        .values(state="sent", sent_at=now(), error=None)
+    )
+    return moved.rowcount or 0
 
 
 # -- reconcile

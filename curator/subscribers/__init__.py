@@ -37,12 +37,13 @@ from curator.subscribers._relink import (
     send_unsubscribe_link,
     unsubscribe_link_due,
 )
+from curator.subscribers._suppress_many import suppress_many
 
 __all__ = [
     "CSV_TOPIC_SEP", "PERMANENT_REASONS", "RESEND_AFTER", "SUPPRESSION_RANK", "TRANSITIONS", "ImportReport", "Mailer",
     "Rejected", "add", "ascii_address", "audience", "audience_select", "clean_name", "clean_topics", "confirm",
     "confirmable", "export_csv", "export_data", "find", "forget", "from_token", "get", "import_csv", "is_suppressed",
     "list_subscribers", "lookup", "normalize_email", "read_csv", "record_unsubscribe_link", "send_confirmation",
-    "send_unsubscribe_link", "split_topics", "subscribe", "suppress", "suppression", "unsubscribe",
+    "send_unsubscribe_link", "split_topics", "subscribe", "suppress", "suppress_many", "suppression", "unsubscribe",
     "unsubscribe_link_due", "update_preferences",
 ]

@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
 
 from curator import events
+from curator.deliver import ledger
 
 log = logging.getLogger("curator.web.webhook")
 router = APIRouter()
@@ -39,4 +40,7 @@ async def sendgrid_events(request: Request) -> JSONResponse:
 
 def _apply(engine, batch) -> events.Applied:
     with engine.begin() as conn:
-        return events.apply(conn, batch)
+        applied = events.apply(conn, batch)
+        # Delivery settles the batches the new events name: SendGrid took them.
+        applied.confirmed_rows = ledger.confirm_batches(conn, applied.batch_keys)
+        return applied
