@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 
 from curator.config import Settings
 from curator.errors import ConfigError, CuratorError
@@ -143,16 +143,60 @@ def _row(event: dict[str, Any], issue_ids: dict[str, int], received_at: datetime
     }  # fmt: skip
 
 
+COLUMNS = ("sg_event_id", "event", "email", "issue_id", "batch_key", "occurred_at", "received_at", "payload")
+CHUNK = 500  # rows per SQLite statement: 4,000 parameters, under every SQLite's limit
+# PostgreSQL takes the whole post as one JSON parameter, unpacked in the server.
+PG_INSERT = (
+    f"INSERT INTO events ({', '.join(COLUMNS)}) SELECT {', '.join(COLUMNS)} FROM json_to_recordset(%s::json) "
+    "AS t(sg_event_id text, event text, email text, issue_id int, batch_key text, occurred_at timestamp, "
+    "received_at timestamp, payload json) ON CONFLICT (sg_event_id) DO NOTHING RETURNING sg_event_id"
+)
+
+
 def _insert_new(conn: Connection, rows: list[dict[str, Any]]) -> set[str]:
-    """Insert the rows not stored yet; the sg_event_ids of those inserted."""
-    if not rows:
-        return set()
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    statement = (
-        dialect.insert(events).on_conflict_do_nothing(index_elements=["sg_event_id"]).returning(events.c.sg_event_id)
+    """Insert the rows not stored yet; the sg_event_ids of those inserted.
+
+    INSERT ... ON CONFLICT DO NOTHING RETURNING, sent through the driver: SQLAlchemy's per-row
+    parameter machinery cost more than the database did for a 1,000-event post. SQLite gets one
+    multi-row VALUES per 500 rows (each value through its column's bind processor); PostgreSQL
+    one JSON document of all rows (psycopg escapes big arrays or statements slowly, in Python).
+    """
+    if conn.dialect.name == "postgresql":
+        return set(conn.exec_driver_sql(PG_INSERT, (_pg_document(rows),)).scalars())
+    processors = _sqlite_processors()
+    fresh: set[str] = set()
+    for first in range(0, len(rows), CHUNK):
+        chunk = rows[first : first + CHUNK]
+        params = tuple(
+            value if proc is None else proc(value)
+            for row in chunk
+            for value, proc in zip((row[c] for c in COLUMNS), processors, strict=True)
+        )
+        fresh.update(conn.exec_driver_sql(_sqlite_insert(len(chunk)), params).scalars())
+    return fresh
+
+
+def _pg_document(rows: list[dict[str, Any]]) -> str:
+    def stamp(moment: datetime | None) -> str | None:  # naive UTC, as UTCDateTime stores it
+        return None if moment is None else moment.astimezone(UTC).replace(tzinfo=None).isoformat()
+
+    return json.dumps([row | {"occurred_at": stamp(row["occurred_at"]), "received_at": stamp(row["received_at"])}
+                       for row in rows])  # fmt: skip
+
+
+@lru_cache(maxsize=1)
+def _sqlite_processors() -> list:
+    dialect = sqlite.dialect()
+    return [events.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in COLUMNS]
+
+
+@lru_cache(maxsize=8)
+def _sqlite_insert(n: int) -> str:
+    one = "(" + ", ".join("?" for _ in COLUMNS) + ")"
+    return (
+        f"INSERT INTO events ({', '.join(COLUMNS)}) VALUES {', '.join([one] * n)} "
+        "ON CONFLICT (sg_event_id) DO NOTHING RETURNING sg_event_id"
     )
-    # One executemany: SQLAlchemy's "insertmanyvalues" sends it as multi-row INSERTs, in post order.
-    return set(conn.execute(statement, rows).scalars().all())
 
 
 def _suppression(kind: str, event: dict[str, Any]) -> str | None:
