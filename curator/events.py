@@ -145,11 +145,16 @@ def _row(event: dict[str, Any], issue_ids: dict[str, int], received_at: datetime
 
 COLUMNS = ("sg_event_id", "event", "email", "issue_id", "batch_key", "occurred_at", "received_at", "payload")
 CHUNK = 500  # rows per SQLite statement: 4,000 parameters, under every SQLite's limit
-# PostgreSQL takes the whole post as one JSON parameter, unpacked in the server.
+# PostgreSQL takes the whole post as one JSON parameter, unpacked in the server. Ids are drawn
+# in post order, then the rows go in sorted by sg_event_id: posts in flight together that
+# repeat the same events take their locks in one order, so they wait for each other instead of
+# deadlocking.
 PG_INSERT = (
-    f"INSERT INTO events ({', '.join(COLUMNS)}) SELECT {', '.join(COLUMNS)} FROM json_to_recordset(%s::json) "
-    "AS t(sg_event_id text, event text, email text, issue_id int, batch_key text, occurred_at timestamp, "
-    "received_at timestamp, payload json) ON CONFLICT (sg_event_id) DO NOTHING RETURNING sg_event_id"
+    "WITH post AS MATERIALIZED (SELECT nextval(pg_get_serial_sequence('events', 'id')) AS id, t.* "
+    "FROM json_to_recordset(%s::json) AS t(sg_event_id text, event text, email text, issue_id int, "
+    "batch_key text, occurred_at timestamp, received_at timestamp, payload json)) "
+    f"INSERT INTO events (id, {', '.join(COLUMNS)}) SELECT id, {', '.join(COLUMNS)} FROM post "
+    "ORDER BY sg_event_id ON CONFLICT (sg_event_id) DO NOTHING RETURNING sg_event_id"
 )
 
 

@@ -35,12 +35,15 @@ def suppress_many(conn: Connection, wanted: Sequence[tuple[str, str, str]]) -> i
     held = dict(
         conn.execute(select(suppressions.c.email, suppressions.c.reason).where(suppressions.c.email.in_(emails))).all()
     )
-    subs = {
-        email: _Subscriber(sub_id, status, status)
-        for sub_id, email, status in conn.execute(
-            select(subscribers.c.id, subscribers.c.email, subscribers.c.status).where(subscribers.c.email.in_(emails))
-        )
-    }
+    # Locked as read, in id order (PostgreSQL): a post in flight beside this one that suppresses
+    # the same address waits here instead of finding the status changed under it.
+    read = (
+        select(subscribers.c.id, subscribers.c.email, subscribers.c.status)
+        .where(subscribers.c.email.in_(emails))
+        .order_by(subscribers.c.id)
+        .with_for_update()
+    )
+    subs = {email: _Subscriber(sub_id, status, status) for sub_id, email, status in conn.execute(read)}
     before = set(held)
     final: dict[str, tuple[str, str]] = {}  # email -> (reason, detail) to store
     changed = 0
@@ -57,13 +60,14 @@ def suppress_many(conn: Connection, wanted: Sequence[tuple[str, str, str]]) -> i
             did = True
         changed += did
     _store(conn, final, before)
-    _move_all(conn, [s for s in subs.values() if s.status != s.was])
+    _move_all(conn, sorted((s for s in subs.values() if s.status != s.was), key=lambda s: s.id))
     return changed
 
 
 def _store(conn: Connection, final: dict[str, tuple[str, str]], before: set[str]) -> None:
     stamp = now()
-    rows = [{"e": email, "r": reason, "d": detail} for email, (reason, detail) in final.items()]
+    # Sorted, so that two posts in flight lock the same addresses in the same order.
+    rows = [{"e": email, "r": reason, "d": detail} for email, (reason, detail) in sorted(final.items())]
     fresh = [
         {"email": r["e"], "reason": r["r"], "detail": r["d"], "created_at": stamp} for r in rows if r["e"] not in before
     ]
