@@ -100,9 +100,10 @@ def apply(conn: Connection, batch: list[dict[str, Any]]) -> Applied:
     result = Applied(received=len(batch))
     issue_ids = _issue_ids(conn, batch)
     received_at = now()
+    when = _memo(_when)
     rows: dict[str, dict[str, Any]] = {}  # by sg_event_id, first one wins, as one at a time did
     for event in batch:
-        row = _row(event, issue_ids, received_at)
+        row = _row(event, issue_ids, received_at, when)
         rows.setdefault(row["sg_event_id"], row)
     fresh = _insert_new(conn, list(rows.values()))
     result.new = len(fresh)
@@ -131,7 +132,7 @@ def _issue_ids(conn: Connection, batch: list[dict[str, Any]]) -> dict[str, int]:
     return dict(conn.execute(select(issues.c.period, issues.c.id).where(issues.c.period.in_(periods))).all())
 
 
-def _row(event: dict[str, Any], issue_ids: dict[str, int], received_at: datetime) -> dict[str, Any]:
+def _row(event: dict[str, Any], issue_ids: dict[str, int], received_at: datetime, when) -> dict[str, Any]:
     kind = str(event.get("event") or "")
     email = str(event.get("email") or "").strip().lower()
     period = event.get("issue") if isinstance(event.get("issue"), str) else None
@@ -139,11 +140,12 @@ def _row(event: dict[str, Any], issue_ids: dict[str, int], received_at: datetime
     return {
         "sg_event_id": _event_id(event), "event": kind[:50], "email": email[:320],
         "issue_id": issue_ids.get(period) if period else None, "batch_key": key[:64] if key else None,
-        "occurred_at": _when(event.get("timestamp")), "received_at": received_at, "payload": event,
+        "occurred_at": when(_stamp(event.get("timestamp"))), "received_at": received_at, "payload": event,
     }  # fmt: skip
 
 
 COLUMNS = ("sg_event_id", "event", "email", "issue_id", "batch_key", "occurred_at", "received_at", "payload")
+TIMES = ("occurred_at", "received_at")
 CHUNK = 500  # rows per SQLite statement: 4,000 parameters, under every SQLite's limit
 # PostgreSQL takes the whole post as one JSON parameter, unpacked in the server. Ids are drawn
 # in post order, then the rows go in sorted by sg_event_id: posts in flight together that
@@ -168,7 +170,7 @@ def _insert_new(conn: Connection, rows: list[dict[str, Any]]) -> set[str]:
     """
     if conn.dialect.name == "postgresql":
         return set(conn.exec_driver_sql(PG_INSERT, (_pg_document(rows),)).scalars())
-    processors = _sqlite_processors()
+    processors = [_memo(proc) if c in TIMES else proc for c, proc in zip(COLUMNS, _sqlite_processors(), strict=True)]
     fresh: set[str] = set()
     for first in range(0, len(rows), CHUNK):
         chunk = rows[first : first + CHUNK]
@@ -187,6 +189,18 @@ def _pg_document(rows: list[dict[str, Any]]) -> str:
 
     return json.dumps([row | {"occurred_at": stamp(row["occurred_at"]), "received_at": stamp(row["received_at"])}
                        for row in rows])  # fmt: skip
+
+
+def _memo(process):
+    """A bind processor that works each distinct value out once: a post shares a few dozen times."""
+    done: dict[Any, Any] = {}
+
+    def memo(value: Any) -> Any:
+        if value not in done:
+            done[value] = process(value)
+        return done[value]
+
+    return memo
 
 
 @lru_cache(maxsize=1)
@@ -232,6 +246,11 @@ def _event_id(event: dict[str, Any]) -> str:
     if isinstance(given, str) and given:
         return given[:200]
     return "sha256:" + hashlib.sha256(json.dumps(event, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _stamp(stamp: Any) -> Any:
+    """The timestamp as a key for `_when`'s memo: unhashable values (a list, an object) as their text."""
+    return stamp if isinstance(stamp, (int, float, str)) or stamp is None else repr(stamp)
 
 
 def _when(stamp: Any) -> datetime | None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
@@ -38,8 +40,13 @@ async def sendgrid_events(request: Request) -> JSONResponse:
     )
 
 
+# SQLite has one writer: posts in flight together queue on this lock, handed over at once,
+# rather than in SQLite's busy handler, which sleeps up to 100 ms between tries.
+_SQLITE_WRITER = threading.Lock()
+
+
 def _apply(engine, batch) -> events.Applied:
-    with engine.begin() as conn:
+    with _SQLITE_WRITER if engine.dialect.name == "sqlite" else contextlib.nullcontext(), engine.begin() as conn:
         applied = events.apply(conn, batch)
         # Delivery settles the batches the new events name: SendGrid took them.
         applied.confirmed_rows = ledger.confirm_batches(conn, applied.batch_keys)
