@@ -162,3 +162,44 @@ def test_set_based_apply_leaves_what_one_at_a_time_left(engine, issue, seed):
         assert now_[0][part] == reference[0][part], part
     assert now_[1] == reference[1]
     assert any(c[4] for c in reference[1]) and any(c[3] for c in reference[1])  # confirmed and suppressed some
+
+
+def test_posts_in_flight_together_all_go_through(engine, issue):
+    """Four posts at once, repeating the same events in different orders and suppressing the same
+    addresses: each waits for the others (PostgreSQL locks in one order) and every event is kept once."""
+    import threading
+
+    emails = add_audience(engine, 30)
+    shared = [{"email": emails[n % 30], "event": "bounce" if n % 5 == 0 else "delivered", "type": "bounce",
+               "sg_event_id": f"shared-{n}", "timestamp": 1767225600, "issue": PERIOD} for n in range(200)]  # fmt: skip
+    posts = []
+    for p in range(4):
+        own = [{"email": emails[n % 30], "event": "open", "sg_event_id": f"own-{p}-{n}", "issue": PERIOD}
+               for n in range(100)]  # fmt: skip
+        post = shared + own
+        random.Random(p).shuffle(post)
+        posts.append(post)
+    failures: list[BaseException] = []
+    results: list[events.Applied] = []
+    start = threading.Barrier(len(posts))
+
+    def post_it(batch: list[dict]) -> None:
+        try:
+            start.wait()
+            with engine.begin() as conn:
+                results.append(set_based(conn, batch))
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=post_it, args=(post,)) for post in posts]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+    assert sum(r.new for r in results) == 200 + 4 * 100
+    with engine.connect() as conn:
+        kept = conn.execute(select(events_table.c.sg_event_id)).scalars().all()
+        bounced = conn.execute(select(subscribers.c.email).where(subscribers.c.status == "bounced")).scalars().all()
+    assert len(kept) == len(set(kept)) == 600
+    assert sorted(bounced) == sorted({emails[n % 30] for n in range(0, 200, 5)})
