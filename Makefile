@@ -12,7 +12,7 @@ LOCK_VENV := .lock-venv
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e ".[test]"
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e ".[test,bench]"
 	touch $(STAMP)
 
 # Rewrite constraints.txt from a fresh environment: the current pins are kept and dependencies new to
@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/curate.py
 	$(BIN)/python bench/send.py
+	$(BIN)/python bench/webhook.py
 
 clean:
 	rm -rf $(VENV) $(LOCK_VENV) demo test-artifacts .pytest_cache

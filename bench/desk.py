@@ -64,7 +64,7 @@ def build(folder: Path, count: int) -> tuple[Settings, list[int]]:
             )).inserted_primary_key[0])
         users.add_user(conn, "bench@example.org", "editor", "bench password 123")
     engine.dispose()
-    settings = Settings(database_url=url, secret_key="bench-secret-key-0123456789", base_url="https://bench.example",
+    settings = Settings(database_url=url, secret_key="bench-secret-key-0123456789-abcdefgh", base_url="https://bench.example",
                         feeds=folder / "feeds.yaml", outbox_dir=folder / "outbox")
     return settings, ids
 

@@ -10,7 +10,8 @@
 The guarantee, and where it stops, is in the README, under "The delivery guarantee".
 """
 
-from curator.deliver.backends import Backend, BatchMessage, BatchResult, Outcome, Recipient, SingleMessage, make_backend
+from curator.deliver.backends import Backend, BatchMessage, BatchResult, Outcome, Recipient, SingleMessage
+from curator.deliver.choice import make_backend
 from curator.deliver.control import (
     DryRun,
     SendStatus,

@@ -2,7 +2,8 @@
 
 Delivery owns this interface; SendGrid (and its sandbox) and the outbox fit behind it. A
 backend never retries and never raises for a provider's answer: it reports an `Outcome`
-and the worker decides (retry, split, stop, reconcile).
+and the worker decides (retry, split, stop, reconcile). Which backend a send uses is chosen in
+`deliver.choice`: this module imports none of them.
 """
 
 from __future__ import annotations
@@ -10,9 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol
-
-from curator.config import Settings
-from curator.errors import ConfigError
 
 LIST_UNSUBSCRIBE_POST = "List-Unsubscribe=One-Click"
 
@@ -87,15 +85,3 @@ class Backend(Protocol):
 
     def close(self) -> None: ...
 
-
-def make_backend(settings: Settings) -> Backend:
-    """The backend `settings.delivery` names."""
-    if settings.delivery == "outbox":
-        from curator.deliver.outbox import OutboxBackend
-
-        return OutboxBackend(settings)
-    if settings.delivery in ("sendgrid", "sandbox"):
-        from curator.deliver.sendgrid import SendGridBackend
-
-        return SendGridBackend(settings, sandbox=settings.delivery == "sandbox")
-    raise ConfigError(f"CURATOR_DELIVERY={settings.delivery!r} is not a backend: use outbox, sendgrid or sandbox")

@@ -21,7 +21,23 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import Connection, and_, case, exists, false, func, insert, literal, select, true, tuple_, update
+from sqlalchemy import (
+    JSON,
+    Connection,
+    and_,
+    bindparam,
+    case,
+    column,
+    exists,
+    false,
+    func,
+    insert,
+    literal,
+    select,
+    true,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from curator.store.schema import deliveries as d
@@ -260,11 +276,36 @@ def _move_rows(conn: Connection, key: str, **values) -> int:
     return result.rowcount or 0
 
 
-def confirm_batch(conn: Connection, key: str) -> int:
-    """An event names this batch: SendGrid took it. Rows of a batch still open become sent."""
-    if not _close_batch(conn, key, "accepted", error="confirmed by SendGrid's events: no answer was recorded"):
+def confirm_batches(conn: Connection, keys: list[str]) -> int:
+    """Events name these batches: SendGrid took them. Rows of a batch still open become sent.
+
+    Two statements for any number of keys; a key of no batch, or of a settled one, changes nothing.
+    """
+    if not keys:
         return 0
-    return _move_rows(conn, key, state="sent", sent_at=now(), error=None)
+    closed = conn.execute(
+        update(send_batches)
+        .where(send_batches.c.key.in_(_json_list(conn, keys)), send_batches.c.state.in_(OPEN_BATCH))
+        .values(state="accepted", finished_at=now(), error="confirmed by SendGrid's events: no answer was recorded")
+        .returning(send_batches.c.key)
+    ).scalars().all()  # fmt: skip
+    if not closed:
+        return 0
+    moved = conn.execute(
+        update(d)
+        .where(d.c.batch_key.in_(_json_list(conn, closed)), d.c.state.in_(OPEN_BATCH))
+        .values(state="sent", sent_at=now(), error=None)
+    )
+    return moved.rowcount or 0
+
+
+def _json_list(conn: Connection, values: list[str]):
+    """SELECT of `values` sent as one JSON parameter: a post names up to a thousand batches, and a
+    thousand bound parameters cost more to send than the update itself."""
+    document = bindparam(None, list(values), type_=JSON)
+    if conn.dialect.name == "postgresql":
+        return select(func.json_array_elements_text(document))
+    return select(column("value")).select_from(func.json_each(document))
 
 
 # -- reconcile

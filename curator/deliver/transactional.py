@@ -6,7 +6,8 @@ from sqlalchemy import Engine
 
 from curator import editorial, render
 from curator.config import Settings
-from curator.deliver.backends import Outcome, SingleMessage, make_backend
+from curator.deliver.backends import Outcome, SingleMessage
+from curator.deliver.choice import make_backend
 from curator.deliver.links import require_secure_links
 from curator.errors import DeliveryError
 from curator.subscribers import normalize_email

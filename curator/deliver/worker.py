@@ -26,7 +26,8 @@ from sqlalchemy import Connection, Engine, and_, exists, or_, select
 from curator import editorial, render
 from curator.config import Settings
 from curator.deliver import ledger, throttle
-from curator.deliver.backends import Backend, BatchMessage, BatchResult, Outcome, Recipient, make_backend
+from curator.deliver.backends import Backend, BatchMessage, BatchResult, Outcome, Recipient
+from curator.deliver.choice import make_backend
 from curator.deliver.links import require_secure_links
 from curator.errors import ConfigError, DeliveryError, IllegalTransition, SendRefused
 from curator.store.schema import deliveries, issues

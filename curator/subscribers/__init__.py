@@ -39,6 +39,7 @@ from curator.subscribers._relink import (
     unsubscribe_link_due,
 )
 from curator.subscribers._signup import PUBLIC_NAME_MAX, mail_failed, signup
+from curator.subscribers._suppress_many import suppress_many
 
 __all__ = [
     "CSV_TOPIC_SEP", "ImportReport", "Mailer", "PERMANENT_REASONS", "PUBLIC_NAME_MAX", "RESEND_AFTER", "Rejected",
@@ -47,5 +48,5 @@ __all__ = [
     "import_csv", "is_suppressed", "list_subscribers", "lookup", "mail_failed", "new_attempt", "normalize_email",
     "read_csv",
     "record_unsubscribe_link", "send_confirmation", "send_unsubscribe_link", "signup", "split_topics", "subscribe",
-    "suppress", "suppression", "unsubscribe", "unsubscribe_link_due", "update_preferences",
+    "suppress", "suppress_many", "suppression", "unsubscribe", "unsubscribe_link_due", "update_preferences",
 ]

@@ -7,13 +7,16 @@ a 4xx or 503 with a JSON error saying what to fix, never a 500.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
 
 from curator import events
+from curator.deliver import ledger
 
 log = logging.getLogger("curator.web.webhook")
 router = APIRouter()
@@ -69,9 +72,17 @@ def _error(message: str, status: int) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
+# SQLite has one writer: posts in flight together queue on this lock, handed over at once,
+# rather than in SQLite's busy handler, which sleeps up to 100 ms between tries.
+_SQLITE_WRITER = threading.Lock()
+
+
 def _apply(engine, batch, settings) -> events.Applied:
-    with engine.begin() as conn:
-        return events.apply(
+    with _SQLITE_WRITER if engine.dialect.name == "sqlite" else contextlib.nullcontext(), engine.begin() as conn:
+        applied = events.apply(
             conn, batch, click_machine_seconds=settings.click_machine_seconds,
             scanner_networks=tuple(settings.click_scanner_networks),
         )
+        # Delivery settles the batches the new events name: SendGrid took them.
+        applied.confirmed_rows = ledger.confirm_batches(conn, applied.batch_keys)
+        return applied

@@ -85,7 +85,8 @@ def test_a_forged_or_altered_link_gets_a_page_not_a_redirect(sg_settings, engine
     copies = send(sg_settings, engine, sg)
     ada = next(iter(copies.values()))
     _, token, pick = ada.links("r")[0].rsplit("/", 2)
-    forged = tokens.make_link_token(sg_settings.model_copy(update={"secret_key": "someone-else-entirely-0123456789abcdef"}), ada.delivery_id)
+    someone_else = sg_settings.model_copy(update={"secret_key": "someone-else-entirely-0123456789abcdef"})
+    forged = tokens.make_link_token(someone_else, ada.delivery_id)
     with engine.connect() as conn:
         elsewhere = conn.execute(
             select(picks.c.id).join(issues, issues.c.id == picks.c.issue_id).where(issues.c.period == "2026-04")
