@@ -12,6 +12,7 @@ from starlette.responses import RedirectResponse, Response
 
 from curator.engagement import clicks, feedback
 from curator.errors import BadToken
+from curator.web.clientip import client_ip
 from curator.web.public import _message, _page, _settings
 
 router = APIRouter()
@@ -39,7 +40,7 @@ def follow(request: Request, token: str, pick_id: str) -> Response:
         with request.app.state.engine.begin() as conn:
             url = clicks.follow(
                 conn, settings, token, _pick(pick_id), method=request.method,
-                user_agent=request.headers.get("user-agent"), ip=request.client.host if request.client else None,
+                user_agent=request.headers.get("user-agent"), ip=client_ip(request),
             )  # fmt: skip
     except BadToken as exc:
         return _broken(exc)

@@ -30,6 +30,7 @@ from curator.errors import BadToken, ConfigError, CuratorError, InvalidAddress, 
 from curator.sources import Topic, load_sources
 from curator.store.schema import issues
 from curator.web import headers
+from curator.web.clientip import client_ip
 from curator.web.templating import environment
 
 log = logging.getLogger("curator.web.public")
@@ -124,7 +125,7 @@ def subscribe(
     known = _topics(settings)
     if website:  # the hidden field only bots fill in: answer as usual, do nothing
         return _check_inbox()
-    client = request.client.host if request.client else "unknown"
+    client = client_ip(request)  # X-Forwarded-For only from CURATOR_TRUSTED_PROXIES
     try:
         with request.app.state.engine.begin() as conn:
             sub = subscribers.signup(conn, settings, email, name=name, topics=topics,
