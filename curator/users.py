@@ -88,10 +88,11 @@ def authenticate(
     if gate is not None and not gate.acquire(blocking=False):
         raise TooManyAttempts("the server is busy checking other sign-ins: try again in a few seconds", retry_after=5)
     try:  # outside any transaction: the hash is slow on purpose
-        ok = _verify(row["password_hash"] if row else _dummy_hash(), password[:1000]) and row is not None
+        verified = _verify(row["password_hash"] if row else _dummy_hash(), password[:1000]) and row is not None
     finally:
         if gate is not None:
             gate.release()
+    ok = verified and not row["disabled"]
     with engine.begin() as conn:
         signin_limits.record(conn, email, ip, ok)
         if ok:
@@ -99,9 +100,9 @@ def authenticate(
             if _hasher.check_needs_rehash(row["password_hash"]):
                 values["password_hash"] = hash_password(password)
             conn.execute(update(users).where(users.c.id == row["id"]).values(**values))
-    if not ok:
+    if not verified:
         raise AuthError("the email or password is wrong; check both and try again")
-    if row["disabled"]:
+    if not ok:
         raise AuthError(f"the account {email} is disabled: ask an admin to enable it")
     return dict(row)
 

@@ -173,3 +173,58 @@ def test_opml_import_and_feeds_check_say_a_feed_is_refused(db_url, tmp_path, int
     text = " ".join(imported.output.split())
     assert "Added 0 feeds" in text and "refused 'http://localhost:" in text
     assert "CURATOR_FETCH_ALLOW_PRIVATE=true" in text
+
+
+def _certificate(tmp_path, name: str):
+    """A self-signed certificate for `name`, and a client SSL context that trusts only it."""
+    import datetime
+    import ssl
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    start = datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=5)
+    cert = (
+        x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(start)
+        .not_valid_after(start + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(cert_file, key_file)
+    client = ssl.create_default_context(cafile=str(cert_file))
+    return server, client
+
+
+def test_tls_to_the_pinned_address_verifies_the_name(tmp_path):
+    """Pinned to 127.0.0.2 for https://pinned.invalid: SNI and the certificate check use the name."""
+    import httpx
+
+    server_context, client_context = _certificate(tmp_path, "pinned.invalid")
+    seen_names: list[str | None] = []
+    server_context.sni_callback = lambda sock, name, ctx: seen_names.append(name)
+    with FeedServer("127.0.0.2") as tls:
+        tls._server.socket = server_context.wrap_socket(tls._server.socket, server_side=True)
+        tls.routes["/page"] = respond(200, b"<title>Over TLS</title>", {"Content-Type": "text/html"})
+        guard = netguard.Guard(also_allowed=frozenset({"127.0.0.2"}))
+        guard.verdicts[("pinned.invalid", tls.port)] = ["127.0.0.2"]
+        transport = netguard.GuardedTransport(guard, verify=client_context)
+        with httpx.Client(transport=transport, timeout=5) as client:
+            response = client.get(f"https://pinned.invalid:{tls.port}/page")
+        assert response.status_code == 200 and "Over TLS" in response.text
+        assert seen_names == ["pinned.invalid"]
+        # The same server under another name fails the certificate check: the name is what is verified.
+        guard.verdicts[("other.invalid", tls.port)] = ["127.0.0.2"]
+        other = netguard.GuardedTransport(guard, verify=client_context)
+        refused = pytest.raises(httpx.ConnectError, match="certificate|hostname")
+        with httpx.Client(transport=other, timeout=5) as client, refused:
+            client.get(f"https://other.invalid:{tls.port}/page")
