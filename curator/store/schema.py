@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -106,6 +107,8 @@ items = Table(
     Column("published_at", UTCDateTime, nullable=False, index=True),
     Column("first_seen_at", UTCDateTime, nullable=False, default=now),
     Column("manual", Boolean, nullable=False, default=False),
+    # The item's meaning as a unit vector (curator.embed), computed once at ingest; NULL before 0005.
+    Column("embedding", LargeBinary),
     UniqueConstraint("feed_id", "guid", name="uq_items_feed_guid"),
 )
 
