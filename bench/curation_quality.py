@@ -55,7 +55,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from curator.curate.baseline import keyword_scores, today_scores  # noqa: E402
-from curator.curate.score import Doc  # noqa: E402
+from curator.curate.lexical import Doc  # noqa: E402
 from curator.ingest.normalize import canonical_url  # noqa: E402
 from curator.sources import load_sources  # noqa: E402
 
@@ -102,6 +102,16 @@ def split_sides(pages: list[dict], update: bool) -> dict[str, str]:
         out = {name: sorted(s for s, n in side.items() if n == name) for name in ("train", "test")}
         SPLIT.write_text(json.dumps(out, indent=1) + "\n")
     return side
+
+
+def in_part(page: dict, side: dict[str, str], part: str) -> bool:
+    """test and train; while developing, train is cut in two by source: fit (2/3) and dev (1/3)."""
+    if part in ("test", "train"):
+        return side[page["source"]] == part
+    if side[page["source"]] != "train":
+        return False
+    dev = int(hashlib.sha256(("dev:" + page["source"]).encode()).hexdigest()[:8], 16) % 3 == 0
+    return dev if part == "dev" else not dev
 
 
 def url_hash(url: str) -> int:
@@ -337,6 +347,8 @@ def figures(pipe: Pipeline, period: str, pages: list[dict], quotas: dict[str, in
         "items": len(docs),
         "picks": picks,
         "labelled": labelled,
+        "rankings": {t: sorted(by.items(), key=lambda x: (-x[1], x[0]))[:10] for t, by in stored.items()},
+        "titles": {d.id: d.title for d in docs},
     }
 
 
@@ -433,18 +445,29 @@ def show_picks(result: dict) -> None:
               f"{pick['title'][:70]}")
 
 
+def show_rankings(result: dict) -> None:
+    """Each topic's top 10 with grades (develop on the train part only)."""
+    for topic, top in result["rankings"].items():
+        print(f"== {topic}")
+        for item, score in top:
+            page = result["labelled"].get(item) or {}
+            print(f"  {grade(page, topic)} {score:6.2f} {page.get('kind', '?'):13} {result['titles'][item][:80]}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=("test", "train"), default="test", help="which part to serve (test)")
+    parser.add_argument("--part", choices=("test", "train", "fit", "dev"), default="test",
+                        help="which part to serve (test); fit and dev cut train in two for development")
     parser.add_argument("--json", action="store_true", help="end with one JSON line of the figures")
     parser.add_argument("--learning", action="store_true", help="replay an editor on month A, measure month B")
     parser.add_argument("--update-split", action="store_true", help="record newly seen sources in split.json")
     parser.add_argument("--show-picks", action="store_true", help="list every pick with its label")
+    parser.add_argument("--show-rankings", action="store_true", help="list each topic's top 10 with grades")
     parser.add_argument("--keep", action="store_true", help="keep the working folder (database, feeds.yaml)")
     args = parser.parse_args()
     pages = load_corpus()
     side = split_sides(pages, args.update_split)
-    chosen = [dict(p) for p in pages if side[p["source"]] == args.part]
+    chosen = [dict(p) for p in pages if in_part(p, side, args.part)]
     if not chosen:
         sys.exit(f"no labelled pages in the {args.part} part: see {DATA}")
     workdir = Path(tempfile.mkdtemp(prefix="curator-quality-"))
@@ -459,6 +482,8 @@ def main() -> None:
     report(result, args.part, args.learning)
     if args.show_picks:
         show_picks(result)
+    if args.show_rankings:
+        show_rankings(result)
     if args.json:
         figures_only = {k: result[k] for k in ("curator", "today", "keyword_count", "items")}
         figures_only.update(part=args.part, learning=args.learning, targets=TARGETS)

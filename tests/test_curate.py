@@ -10,8 +10,9 @@ import pytest
 from sqlalchemy import select, update
 
 from curator import editorial
-from curator.curate import ADDITIVE, Doc, Scorer, TopicTerms, build_draft, explain, stem, total
+from curator.curate import Doc, Scorer, TopicTerms, build_draft, explain, stem, total
 from curator.curate.draft import ranked
+from curator.curate.lexical import BASELINE_PARTS
 from curator.errors import IllegalTransition
 from curator.sources import load_sources
 from curator.store.schema import audit_log, issues, item_scores, items, now
@@ -48,8 +49,8 @@ def test_the_parts_add_up_to_the_score():
     scores = score_all(docs, weights={1: 1.2, 2: 0.7}, feedback={2: -0.25})
     assert sorted(by_key(scores)) == [(1, "career"), (2, "career"), (2, "learning"), (3, "career")]
     for s in scores:
-        assert set(ADDITIVE) <= set(s.parts)
-        assert math.isclose(s.score, sum(s.parts[name] for name in ADDITIVE), abs_tol=1e-9)
+        assert set(BASELINE_PARTS) <= set(s.parts)
+        assert math.isclose(s.score, sum(s.parts[name] for name in BASELINE_PARTS), abs_tol=1e-9)
         assert s.score == total(s.parts)
         assert s.parts["relevance"] > 0 and s.parts["matched"]
     got = by_key(scores)
@@ -289,7 +290,7 @@ def test_a_draft_is_refused_once_the_issue_is_approved(engine, newsroom_settings
         draft(engine, newsroom_settings, sources)
 
 
-def test_editors_feedback_moves_a_sources_scores(engine, newsroom_settings, sources):
+def test_editors_decisions_move_a_sources_reputation(engine, newsroom_settings, sources):
     newsroom.seed(engine, NOW)
     draft(engine, newsroom_settings, sources, period="2026-11")
     rows = picks_of(engine, "2026-11")
@@ -302,8 +303,8 @@ def test_editors_feedback_moves_a_sources_scores(engine, newsroom_settings, sour
         stored = conn.execute(
             select(item_scores.c.parts, items.c.feed_id).join(items, items.c.id == item_scores.c.item_id)
         ).all()
-    feedback = {feed: parts["feedback"] for parts, feed in stored}
-    assert feedback[1] > 0 > feedback[3]
+    reputation = {feed: parts["reputation"] for parts, feed in stored}
+    assert reputation[1] > 0 > reputation[3]
 
 
 def test_the_draft_is_audited(engine, newsroom_settings, sources):

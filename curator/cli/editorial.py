@@ -55,7 +55,7 @@ def picks(
         rows = editorial.list_picks(conn, editorial.parse_period(period))
     keys = ("id", "item", "title", "url", "topic", "rank", "score", "parts", "decision", "blurb")
     if as_json:
-        print_json([{key: row[key] for key in keys} for row in rows])
+        print_json([{**{key: row[key] for key in keys}, "kind": row["parts"].get("page_kind")} for row in rows])
         return
     table = Table("id", "topic", "rank", "decision", "score", "title", "why", title=f"Picks of {period}")
     colour = {"approved": "green", "rejected": "red", "suggested": "yellow"}

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from curator.curate.score import TOKEN, Doc, Scorer, TopicTerms, _Stems, terms_of
+from curator.curate.lexical import TOKEN, Doc, Scorer, TopicTerms, _Stems, terms_of
 
 
 def today_scores(docs: Sequence[Doc], topics: Sequence, *, now: datetime, half_life_days: float = 14.0

@@ -12,11 +12,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from operator import itemgetter
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select
+from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
 
-from curator import editorial
+from curator import editorial, embed
 from curator.config import Settings
-from curator.curate.score import Doc, Score, Scorer, TopicTerms, feedback_value, gc_paused
+from curator.curate import reputation
+from curator.curate.lexical import Doc, Score, gc_paused
+from curator.curate.score import Context, score_items
 from curator.sources import Sources
 from curator.store.schema import feeds, issues, item_scores, items, picks
 from curator.store.schema import now as utcnow
@@ -79,28 +81,42 @@ def window_start(conn: Connection, issue_id: int, now: datetime, days: int) -> d
 
 
 def load_docs(conn: Connection, since: datetime) -> list[Doc]:
+    """The window's items as scoring sees them, each with its stored vector."""
     rows = conn.execute(
         select(
             items.c.id, items.c.title, items.c.summary_text, items.c.published_at, items.c.feed_id,
-            items.c.title_key,
+            items.c.title_key, items.c.url, items.c.embedding,
         )
         .where(items.c.published_at >= since, items.c.manual.is_(False))
         .order_by(items.c.id)
     )
-    return [Doc(*row) for row in rows]
+    docs = [Doc(*row) for row in rows]
+    return embed_missing(conn, docs)
+
+
+def embed_missing(conn: Connection, docs: list[Doc]) -> list[Doc]:
+    """Vectors for items stored before ingest computed them (migration 0005), stored once."""
+    missing = [n for n, doc in enumerate(docs) if not doc.vector]
+    if not missing:
+        return docs
+    vectors = embed.embed([embed.item_text(docs[n].title, docs[n].summary) for n in missing])
+    for n, vector in zip(missing, vectors, strict=True):
+        docs[n] = docs[n]._replace(vector=embed.to_bytes(vector))
+    conn.execute(
+        update(items).where(items.c.id == bindparam("item_id")).values(embedding=bindparam("blob")),
+        [{"item_id": docs[n].id, "blob": docs[n].vector} for n in missing],
+    )
+    return docs
 
 
 def score_docs(conn: Connection, sources: Sources, settings: Settings, docs: list[Doc], now: datetime) -> list[Score]:
-    topics = [
-        TopicTerms(t.name, t.keywords, t.description, t.exclude, t.weight) for t in sources.topics
-    ]
-    return Scorer(topics).score(
-        docs,
+    context = Context(
         now=now,
         half_life_days=settings.freshness_half_life_days,
         source_weights=source_weights(conn, sources),
-        feedback=source_feedback(conn),
+        decisions=reputation.by_source(conn),
     )
+    return score_items(docs, sources.topics, context)
 
 
 def source_weights(conn: Connection, sources: Sources) -> dict[int, float]:
@@ -111,20 +127,6 @@ def source_weights(conn: Connection, sources: Sources) -> dict[int, float]:
         fid: declared.get(source_url or url, declared.get(url, weight if weight is not None else 1.0))
         for fid, source_url, url, weight in rows
     }
-
-
-def source_feedback(conn: Connection) -> dict[int, float]:
-    """Per feed, how editors decided on its items in every issue so far."""
-    counts: dict[int, Counter] = {}
-    rows = conn.execute(
-        select(items.c.feed_id, picks.c.decision, func.count())
-        .join(items, items.c.id == picks.c.item_id)
-        .where(items.c.feed_id.is_not(None), picks.c.decision.in_(("approved", "rejected")))
-        .group_by(items.c.feed_id, picks.c.decision)
-    )
-    for feed_id, decision, count in rows:
-        counts.setdefault(feed_id, Counter())[decision] = count
-    return {fid: feedback_value(c["approved"], c["rejected"]) for fid, c in counts.items()}
 
 
 def store_scores(conn: Connection, since: datetime, scores: list[Score]) -> None:

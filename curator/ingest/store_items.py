@@ -125,9 +125,8 @@ def save_items(conn: Connection, feed_id: int, rows: list[ItemRow]) -> int:
 def _with_vectors(feed_id: int, rows: list[ItemRow]) -> list[dict]:
     """Rows to insert, each with its embedding: computed once here, so drafting never embeds items."""
     vectors = embed.embed([embed.item_text(row.title, row.summary_text) for row in rows])
-    return [
-        {"feed_id": feed_id, **vars(row), "embedding": embed.to_bytes(vector)} for row, vector in zip(rows, vectors)
-    ]
+    blobs = [embed.to_bytes(vector) for vector in vectors]
+    return [{"feed_id": feed_id, **vars(row), "embedding": blob} for row, blob in zip(rows, blobs, strict=True)]
 
 
 def _first_of_each(rows: list[ItemRow]) -> list[ItemRow]:
