@@ -52,6 +52,21 @@ def draft_job() -> None:
         draft(settings, engine)
 
 
+def taste_job() -> None:
+    with _context() as (settings, engine):
+        taste(engine)
+
+
+def taste(engine: Engine) -> int | None:
+    """Retrain the editors' taste model if their decisions changed since the stored version."""
+    from curator.curate import taste as editors_taste
+
+    with engine.begin() as conn:
+        version = editors_taste.retrain(conn)
+    log.info("taste model: version %s in use", version)
+    return version
+
+
 def send_job() -> None:
     with _context() as (settings, engine):
         send(settings, engine)

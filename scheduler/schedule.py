@@ -37,6 +37,8 @@ JOBS = (
     JobSpec("draft", "schedule_draft", "scheduler.jobs:draft_job",
             "build the next issue's draft and email the editors a link to the desk"),
     JobSpec("send", "schedule_send", "scheduler.jobs:send_job", "send the approved issue"),
+    JobSpec("taste", "schedule_taste", "scheduler.jobs:taste_job",
+            "retrain the editors' taste model when their decisions changed"),
 )
 JOBS_BY_ID = {job.id: job for job in JOBS}
 

@@ -95,7 +95,8 @@ def drafted(engine, settings, tmp_path):
     from curator.sources import load_sources
 
     newsroom.seed(engine)
-    conf = settings.model_copy(update={"feeds": newsroom.write_feeds_yaml(tmp_path)})
+    # One-line newsroom items: the score floor (min_pick_score) would leave too few picks to edit.
+    conf = settings.model_copy(update={"feeds": newsroom.write_feeds_yaml(tmp_path), "min_pick_score": -100.0})
     build_draft(engine, conf, load_sources(conf.feeds), PERIOD, actor="test")
     with engine.connect() as conn:
         return editorial.list_picks(conn, PERIOD)

@@ -9,7 +9,7 @@ from rich.table import Table
 
 from curator import editorial
 from curator.cli._app import PERIOD_HELP, actor, app, console, print_json, state
-from curator.curate import build_draft, explain
+from curator.curate import build_draft, explain, taste
 from curator.sources import load_sources
 
 pick_app = typer.Typer(help="Approve or reject one pick.", no_args_is_help=True)
@@ -84,6 +84,7 @@ def approve(
             count = editorial.approve_all(conn, period, {t.name: t.quota for t in sources.topics}, actor())
             console.print(f"Approved {count} suggested picks within quota.")
         warnings = editorial.approve_issue(conn, period, actor(), topics)
+        taste.retrain(conn)  # the review is over: learn from its decisions
     for warning in warnings:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False)
     console.print(f"Issue {period} is approved.")

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, sele
 
 from curator import editorial, embed
 from curator.config import Settings
-from curator.curate import reputation
+from curator.curate import reputation, taste
 from curator.curate.lexical import Doc, Score, gc_paused
 from curator.curate.score import Context, score_items
 from curator.sources import Sources
@@ -62,6 +62,7 @@ def build_draft(
         issue = editorial.ensure_issue(conn, period, actor)
         editorial.require_editable(issue)
         since = window_start(conn, issue["id"], now, settings.draft_window_days)
+        taste.retrain(conn)  # a no-op unless decisions changed since the stored model
         with gc_paused():
             docs = load_docs(conn, since)
             scores = score_docs(conn, sources, settings, docs, now)
@@ -115,6 +116,7 @@ def score_docs(conn: Connection, sources: Sources, settings: Settings, docs: lis
         half_life_days=settings.freshness_half_life_days,
         source_weights=source_weights(conn, sources),
         decisions=reputation.by_source(conn),
+        taste=taste.for_scoring(conn),
     )
     return score_items(docs, sources.topics, context)
 
@@ -191,6 +193,8 @@ def assemble(
         key, feed_id = docs[s.item_id].title_key, docs[s.item_id].feed_id
         if s.item_id in taken or s.item_id in blocked or (key and (key in keys or key in blocked_keys)):
             continue
+        if s.score < settings.min_pick_score:
+            break  # ranked best first: nothing below is worth suggesting
         if count[s.topic] >= limits.get(s.topic, 0):
             continue
         if feed_id is not None and per_source[(s.topic, feed_id)] >= settings.per_source_limit:

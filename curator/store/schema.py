@@ -131,6 +131,17 @@ item_scores = Table(
     Column("parts", JSON, nullable=False),
 )
 
+# Editors' taste (curator/curate/taste.py): one row per training, the newest in use.
+taste_models = Table(
+    "taste_models",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("trained_at", UTCDateTime, nullable=False, default=now),
+    Column("fingerprint", String(64), nullable=False),  # of the decisions it learned from
+    Column("decisions", Integer, nullable=False, default=0),
+    Column("model", LargeBinary),  # NULL while there are too few decisions to learn from
+)
+
 issues = Table(
     "issues",
     metadata,

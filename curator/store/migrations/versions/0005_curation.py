@@ -1,4 +1,4 @@
-"""curation: item embeddings
+"""curation: item embeddings, editors' taste models
 
 Revision ID: 0005
 Revises: 0001
@@ -16,8 +16,18 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("items", schema=None) as batch_op:
         batch_op.add_column(sa.Column("embedding", sa.LargeBinary(), nullable=True))
+    op.create_table(
+        "taste_models",
+        sa.Column("version", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("trained_at", sa.DateTime(), nullable=False),
+        sa.Column("fingerprint", sa.String(length=64), nullable=False),
+        sa.Column("decisions", sa.Integer(), nullable=False),
+        sa.Column("model", sa.LargeBinary(), nullable=True),
+        sa.PrimaryKeyConstraint("version", name=op.f("pk_taste_models")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("taste_models")
     with op.batch_alter_table("items", schema=None) as batch_op:
         batch_op.drop_column("embedding")
