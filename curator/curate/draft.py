@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, sele
 from curator import editorial, embed
 from curator.config import Settings
 from curator.curate import reputation, taste
+from curator.curate.duplicates import Stories, also_covered_by
 from curator.curate.lexical import Doc, Score, gc_paused
 from curator.curate.score import Context, score_items
 from curator.sources import Sources
@@ -167,11 +168,15 @@ def assemble(
 ) -> list[TopicDraft]:
     """Add candidates greedily, best score first, under quota, diversity and no-repeat rules."""
     existing = conn.execute(
-        select(picks.c.item_id, picks.c.topic, picks.c.decision, picks.c.rank, items.c.feed_id, items.c.title_key)
+        select(picks.c.item_id, picks.c.topic, picks.c.decision, picks.c.rank, items.c.feed_id, items.c.title_key,
+               items.c.embedding)
         .join(items, items.c.id == picks.c.item_id)
         .where(picks.c.issue_id == issue_id)
     ).all()
     taken = {row.item_id for row in existing}
+    stories = Stories()
+    for row in existing:
+        stories.add(row.embedding)
     keys = {row.title_key for row in existing if row.title_key}
     blocked, blocked_keys = used_elsewhere(conn, issue_id, since - timedelta(days=settings.draft_window_days))
     count: Counter = Counter()
@@ -199,6 +204,12 @@ def assemble(
             continue
         if feed_id is not None and per_source[(s.topic, feed_id)] >= settings.per_source_limit:
             continue
+        retold, teller = stories.same_as(docs[s.item_id].vector)
+        if retold:
+            taken.add(s.item_id)  # one story, one pick: the best-scored telling stays
+            if teller is not None:
+                also_covered_by(teller, docs[s.item_id].url)
+            continue
         taken.add(s.item_id)
         if key:
             keys.add(key)
@@ -211,6 +222,7 @@ def assemble(
             "issue_id": issue_id, "item_id": s.item_id, "topic": s.topic, "rank": next_rank[s.topic],
             "score": s.score, "parts": s.parts, "decision": "suggested",
         })
+        stories.add(docs[s.item_id].vector, added[-1])
     if added:
         conn.execute(insert(picks), added)
     new = Counter(row["topic"] for row in added)

@@ -124,3 +124,14 @@ def test_a_job_posting_scores_far_below_an_article_with_the_reason_in_words(draf
     assert job is not None, "the job posting matches career keywords: it must be scored (and ranked low)"
     assert job["page_kind"] == "job_posting" and "job posting" in job["words"]["kind"]
     assert job["kind"] <= article["kind"] - 3
+
+
+def test_the_same_story_from_two_sites_is_one_pick_also_covered_by_the_other(drafted):
+    _, picks = drafted
+    urls = {pick["url"] for pick in picks}
+    first = "https://career-letters.example.org/negotiate-your-first-offer"
+    again = "https://dev-digest.example.com/2026/negotiating-first-offer"
+    assert len(urls & {first, again}) == 1
+    (kept,) = [pick for pick in picks if pick["url"] in (first, again)]
+    other = "dev-digest.example.com" if kept["url"] == first else "career-letters.example.org"
+    assert kept["parts"]["also_covered_by"] == [other]
