@@ -310,6 +310,7 @@ def test_issue_page_groups_candidates_by_topic_with_their_reasons(client, engine
     # Issue 9: each part of the score with its words (see curator/curate/score.py).
     assert "lexical +" in page and "(matched: career, salary, promotion)" in page
     assert "semantic " in page and "kind " in page and "source weight +1.5 · freshness" in page
+    assert '<span class="kind">' in page  # the page kind beside the source
     career = page[page.index('id="topic-career"'):page.index('id="topic-learning"')]
     assert "quota of 2" in career  # the spares sit below the quota line
 
