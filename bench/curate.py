@@ -4,9 +4,10 @@
 
 Generates synthetic but realistic items (titles and summaries mixing topic words with
 everyday vocabulary, a few near-duplicates, some off-topic) from 200 feeds over the last
-30 days, stores them in a temporary SQLite database (not timed), then times what
-`curator draft` does: tokenize and score every item for every topic, store the scores,
-and pick the candidates. The figure is printed beside its target; this is not a test.
+30 days, stores them with their vectors in a temporary SQLite database (not timed: ingest
+embeds), then times what `curator draft` does: score every item for every topic (BM25,
+meaning, page kind, taste...), store the scores, and pick the candidates. The figure is
+printed beside its target; this is not a test.
 With --json, the last line is one JSON object: items, topics, seconds (and more).
 """
 
@@ -26,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import func, insert, select  # noqa: E402
 
-from curator import store  # noqa: E402
+from curator import embed, store  # noqa: E402
 from curator.config import Settings  # noqa: E402
 from curator.curate import build_draft  # noqa: E402
 from curator.sources import Sources  # noqa: E402
@@ -127,6 +128,10 @@ def main() -> None:
         settings = Settings(database_url=url, secret_key="bench")
         began = time.perf_counter()
         rows = generate(args.items)
+        # Ingest stores each item's vector (curator.embed); a draft only reads them.
+        vectors = embed.embed([embed.item_text(r["title"], r["summary_text"]) for r in rows])
+        for row, vector in zip(rows, vectors, strict=True):
+            row["embedding"] = embed.to_bytes(vector)
         with engine.begin() as conn:
             conn.execute(insert(feeds), [{"url": f.url, "title": f"Blog {i}", "weight": f.weight}
                                          for i, f in enumerate(srcs.feeds)])

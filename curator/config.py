@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     freshness_half_life_days: float = Field(14.0, gt=0, description="Days after which freshness halves")
     per_source_limit: int = Field(2, ge=1, description="Most picks from one source per topic")
     spare_picks: int = Field(3, ge=0, description="Candidates beyond each topic's quota")
+    fetch_articles: bool = Field(
+        True, description="After a draft, read the candidates' article pages for word count and reading time"
+    )
     min_pick_score: float = Field(
         3.0, description="Lowest score an item needs to be suggested; a thin month leaves places empty"
     )

@@ -12,6 +12,7 @@ class PickView:
     summary_text: str = ""
     blurb: str = ""
     source: str = ""
+    reading_minutes: int | None = None  # from the article's word count, when it was read
 
 
 @dataclass(frozen=True)

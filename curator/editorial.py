@@ -25,6 +25,8 @@ TRANSITIONS: dict[str, set[str]] = {
 PERIOD_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 
+WORDS_PER_MINUTE = 230  # reading time shown to editors and readers (as curator/ingest/article.py)
+
 def parse_period(text: str) -> str:
     """A period is YYYY-MM; anything else is refused with the form it takes."""
     if not PERIOD_RE.match(text or ""):
@@ -119,7 +121,7 @@ def issue_content(
     rows = conn.execute(
         select(
             picks.c.topic, picks.c.blurb, items.c.title, items.c.canonical_url,
-            items.c.summary_text, feeds.c.title.label("source"),
+            items.c.summary_text, items.c.word_count, feeds.c.title.label("source"),
         )
         .join(items, items.c.id == picks.c.item_id)
         .outerjoin(feeds, feeds.c.id == items.c.feed_id)
@@ -132,6 +134,7 @@ def issue_content(
             PickView(
                 title=row["title"], url=row["canonical_url"], summary_text=row["summary_text"],
                 blurb=row["blurb"], source=row["source"] or "",
+                reading_minutes=-(-row["word_count"] // WORDS_PER_MINUTE) if row["word_count"] else None,
             )
         )
     titles = dict(topics)
@@ -193,7 +196,7 @@ def _pick_query():
         select(
             picks.c.id, picks.c.item_id.label("item"), items.c.title, items.c.canonical_url.label("url"),
             picks.c.topic, picks.c.rank, picks.c.score, picks.c.parts, picks.c.decision, picks.c.blurb,
-            picks.c.decided_by, items.c.summary_text, items.c.manual, items.c.published_at,
+            picks.c.decided_by, items.c.summary_text, items.c.manual, items.c.published_at, items.c.word_count,
             feeds.c.title.label("source"), issues.c.period,
         )
         .join(items, items.c.id == picks.c.item_id)

@@ -109,6 +109,11 @@ def draft(settings: Settings, engine: Engine, *, now: datetime | None = None) ->
         log.info("no draft for %s: %s", period, exc)
         return period
     log.info("draft %s: %d candidates added", period, result.added)
+    if settings.fetch_articles:
+        from curator.ingest.article import fetch_for_issue
+
+        read = fetch_for_issue(settings, engine, period)
+        log.info("draft %s: read %d articles, %d unreadable", period, read.read, len(read.failed))
     _tell_editors(settings, period, result, now)
     return period
 

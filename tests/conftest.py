@@ -140,6 +140,8 @@ def _isolated_env(monkeypatch, tmp_path):
             monkeypatch.delenv(name, raising=False)
     if not _requested_url():
         monkeypatch.delenv("CURATOR_DATABASE_URL", raising=False)
+    # Drafts would read their candidates' pages, made-up addresses: tests that want it serve pages locally.
+    monkeypatch.setenv("CURATOR_FETCH_ARTICLES", "false")
 
 
 @pytest.fixture(autouse=True)

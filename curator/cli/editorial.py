@@ -10,6 +10,7 @@ from rich.table import Table
 from curator import editorial
 from curator.cli._app import PERIOD_HELP, actor, app, console, print_json, state
 from curator.curate import build_draft, explain, taste
+from curator.ingest.article import fetch_for_issue
 from curator.sources import load_sources
 
 pick_app = typer.Typer(help="Approve or reject one pick.", no_args_is_help=True)
@@ -35,6 +36,10 @@ def draft(
     sources = load_sources(settings.feeds)
     period = _period(period)
     result = build_draft(state.engine("draft"), settings, sources, period, actor=actor())
+    if settings.fetch_articles:
+        read = fetch_for_issue(settings, state.engine("draft"), period)
+        console.print(f"Read {read.read} candidates' articles ({len(read.failed)} unreadable, "
+                      f"{len(read.disallowed)} disallowed by robots.txt).")
     table = Table("topic", "quota", "candidates", "new", title=f"Draft {period}")
     for topic in result.topics:
         table.add_row(topic.name, str(topic.quota), str(topic.candidates), str(topic.added))

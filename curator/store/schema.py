@@ -109,6 +109,8 @@ items = Table(
     Column("manual", Boolean, nullable=False, default=False),
     # The item's meaning as a unit vector (curator.embed), computed once at ingest; NULL before 0005.
     Column("embedding", LargeBinary),
+    # Words of the article page's main text (curator/ingest/article.py), read for candidates only.
+    Column("word_count", Integer),
     UniqueConstraint("feed_id", "guid", name="uq_items_feed_guid"),
 )
 

@@ -1,4 +1,4 @@
-"""curation: item embeddings, editors' taste models
+"""curation: item embeddings and word counts, editors' taste models
 
 Revision ID: 0005
 Revises: 0001
@@ -16,6 +16,7 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("items", schema=None) as batch_op:
         batch_op.add_column(sa.Column("embedding", sa.LargeBinary(), nullable=True))
+        batch_op.add_column(sa.Column("word_count", sa.Integer(), nullable=True))
     op.create_table(
         "taste_models",
         sa.Column("version", sa.Integer(), autoincrement=False, nullable=False),
@@ -30,4 +31,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("taste_models")
     with op.batch_alter_table("items", schema=None) as batch_op:
+        batch_op.drop_column("word_count")
         batch_op.drop_column("embedding")
