@@ -194,6 +194,7 @@ class Pipeline:
             "CURATOR_DATABASE_URL": f"sqlite:///{self.db}",
             "CURATOR_FEEDS": str(self.feeds_yaml),
             "CURATOR_FETCH_ALLOW_PRIVATE": "true",  # the feeds are on loopback
+            "CURATOR_FETCH_ARTICLES": "false",  # the pages are real sites: the benchmark stays offline
             "CURATOR_LOG_JSON": "false",
         }
 
