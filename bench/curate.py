@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import func, insert, select  # noqa: E402
 
-from curator import embed, store  # noqa: E402
+from curator import embed, pagekind, store  # noqa: E402
 from curator.config import Settings  # noqa: E402
 from curator.curate import build_draft  # noqa: E402
 from curator.sources import Sources  # noqa: E402
@@ -128,10 +128,12 @@ def main() -> None:
         settings = Settings(database_url=url, secret_key="bench")
         began = time.perf_counter()
         rows = generate(args.items)
-        # Ingest stores each item's vector (curator.embed); a draft only reads them.
+        # Ingest stores each item's vector and page kind; a draft only reads them.
         vectors = embed.embed([embed.item_text(r["title"], r["summary_text"]) for r in rows])
-        for row, vector in zip(rows, vectors, strict=True):
-            row["embedding"] = embed.to_bytes(vector)
+        kinds = pagekind.predict([(r["url"], r["title"], r["summary_text"]) for r in rows], vectors)
+        for row, vector, (name, confidence, value) in zip(rows, vectors, kinds, strict=True):
+            row.update(embedding=embed.to_bytes(vector), kind=name, kind_confidence=confidence, kind_value=value,
+                       kind_version=pagekind.version())
         with engine.begin() as conn:
             conn.execute(insert(feeds), [{"url": f.url, "title": f"Blog {i}", "weight": f.weight}
                                          for i, f in enumerate(srcs.feeds)])

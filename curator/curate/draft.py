@@ -14,7 +14,7 @@ from operator import itemgetter
 
 from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
 
-from curator import editorial, embed
+from curator import editorial, embed, pagekind
 from curator.config import Settings
 from curator.curate import reputation, taste
 from curator.curate.duplicates import Stories, also_covered_by
@@ -87,13 +87,14 @@ def load_docs(conn: Connection, since: datetime) -> list[Doc]:
     rows = conn.execute(
         select(
             items.c.id, items.c.title, items.c.summary_text, items.c.published_at, items.c.feed_id,
-            items.c.title_key, items.c.url, items.c.embedding,
+            items.c.title_key, items.c.url, items.c.embedding, items.c.kind, items.c.kind_confidence,
+            items.c.kind_value, items.c.kind_version,
         )
         .where(items.c.published_at >= since, items.c.manual.is_(False))
         .order_by(items.c.id)
     )
-    docs = [Doc(*row) for row in rows]
-    return embed_missing(conn, docs)
+    docs = [Doc(*row[:8], kind=tuple(row[8:])) for row in rows]
+    return classify_missing(conn, embed_missing(conn, docs))
 
 
 def embed_missing(conn: Connection, docs: list[Doc]) -> list[Doc]:
@@ -107,6 +108,25 @@ def embed_missing(conn: Connection, docs: list[Doc]) -> list[Doc]:
     conn.execute(
         update(items).where(items.c.id == bindparam("item_id")).values(embedding=bindparam("blob")),
         [{"item_id": docs[n].id, "blob": docs[n].vector} for n in missing],
+    )
+    return docs
+
+
+def classify_missing(conn: Connection, docs: list[Doc]) -> list[Doc]:
+    """Kinds for items stored before 0005, or by an older page-kind model, stored once."""
+    current = pagekind.version()
+    stale = [n for n, doc in enumerate(docs) if not doc.kind or doc.kind[3] != current]
+    if not stale:
+        return docs
+    vectors = embed.stack([docs[n].vector for n in stale])
+    found = pagekind.predict([(docs[n].url, docs[n].title, docs[n].summary) for n in stale], vectors)
+    for n, (name, confidence, value) in zip(stale, found, strict=True):
+        docs[n] = docs[n]._replace(kind=(name, confidence, value, current))
+    conn.execute(
+        update(items).where(items.c.id == bindparam("item_id")).values(
+            kind=bindparam("k"), kind_confidence=bindparam("c"), kind_value=bindparam("v"), kind_version=current
+        ),
+        [{"item_id": docs[n].id, "k": docs[n].kind[0], "c": docs[n].kind[1], "v": docs[n].kind[2]} for n in stale],
     )
     return docs
 

@@ -48,6 +48,7 @@ class Doc(NamedTuple):
     title_key: str = ""  # near-duplicates share it; not a scoring input
     url: str = ""
     vector: bytes | None = None  # the stored embedding (curator.embed)
+    kind: tuple | None = None  # the stored page kind: (name, confidence, value, version)
 
 
 @dataclass(frozen=True)

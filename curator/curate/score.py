@@ -58,10 +58,18 @@ def score_items(docs: Sequence[Doc], topics: Sequence, context: Context) -> list
     lexical_rel = Scorer(terms).relevance(docs)
     meaning = semantic.topic_meaning(topics)
     sims = semantic.similarities(vectors, meaning)
-    kinds = kind.classify([(d.url, d.title, d.summary) for d in docs], vectors)
-    tastes = context.taste(vectors, [d.feed_id for d in docs], [k.name for k in kinds]) if context.taste else None
+    # Only items that are a candidate somewhere need their kind and taste: most of a busy month is not.
+    close = has_vector & (sims.topic >= semantic.FLOOR).any(axis=1)
+    wanted = [n for n, doc in enumerate(docs) if close[n] or (doc.id in lexical_rel and lexical_rel[doc.id].matched)]
+    found = _kinds([docs[n] for n in wanted], vectors[wanted])
+    kinds = dict(zip(wanted, found, strict=True))
+    tastes = None
+    if context.taste and wanted:
+        values, words = context.taste(vectors[wanted], [docs[n].feed_id for n in wanted], [k.name for k in found])
+        tastes = (dict(zip(wanted, values, strict=True)), dict(zip(wanted, words, strict=True)))
     out: list[Score] = []
-    for n, doc in enumerate(docs):
+    for n in wanted:
+        doc = docs[n]
         rel = lexical_rel.get(doc.id)
         common = _common_parts(doc, kinds[n], context, tastes, n)
         for j, topic in enumerate(topics):
@@ -75,6 +83,21 @@ def score_items(docs: Sequence[Doc], topics: Sequence, context: Context) -> list
             out.append(_score(doc, topic, j, rel, matched, similarity, sims, meaning, n, has_vector[n], common,
                               other_name))
     return out
+
+
+def _kinds(docs: Sequence[Doc], vectors: np.ndarray) -> list[kind.Kind]:
+    """Each item's kind: as stored at ingest, worked out here only for items without a current one."""
+    current = kind.version()
+    out: list[kind.Kind | None] = [
+        kind.stored(*doc.kind[:3], doc.url, doc.title, doc.summary) if doc.kind and doc.kind[3] == current else None
+        for doc in docs
+    ]
+    missing = [n for n, k in enumerate(out) if k is None]
+    if missing:
+        found = kind.classify([(docs[n].url, docs[n].title, docs[n].summary) for n in missing], vectors[missing])
+        for n, k in zip(missing, found, strict=True):
+            out[n] = k
+    return out  # type: ignore[return-value]
 
 
 def _common_parts(doc: Doc, k: kind.Kind, context: Context, tastes, n: int) -> tuple[dict, dict]:
@@ -105,21 +128,28 @@ def _score(doc, topic, j, rel, matched, similarity, sims, meaning, n, has_vector
     semantic_part = round(semantic.part(similarity, counter, other) * topic.weight, 3) if has_vector else 0.0
     counter_texts = meaning.counter_texts[j]
     counter_text = counter_texts[int(sims.counter_at[n, j])] if counter_texts else None
-    words = dict(extra["words"])
-    words["lexical"] = ("matched: " + ", ".join(matched)) if matched else "no keyword matched"
-    words["semantic"] = (
-        semantic.words(similarity, counter, counter_text, other, other_name) if has_vector else "no vector stored"
-    )
-    parts = {"lexical": lexical_part, "semantic": semantic_part, **parts_common}
-    score = total(parts)
-    parts.update({"matched": matched or [], "page_kind": extra["page_kind"],
-                  "kind_confidence": extra["kind_confidence"], "thin": extra["thin"], "words": words})
+    words = {
+        **extra["words"],
+        "lexical": ("matched: " + ", ".join(matched)) if matched else "no keyword matched",
+        "semantic": semantic.words(similarity, counter, counter_text, other, other_name) if has_vector
+        else "no vector stored",
+    }
+    # The same sum, in the same order, as total(parts).
+    p = parts_common
+    score = round(lexical_part + semantic_part + p["kind"] + p["taste"] + p["reputation"] + p["source_weight"]
+                  + p["freshness"], 3)
+    parts = {"lexical": lexical_part, "semantic": semantic_part, **parts_common, "matched": matched or [],
+             "page_kind": extra["page_kind"], "kind_confidence": extra["kind_confidence"], "thin": extra["thin"],
+             "words": words}
     return Score(doc.id, topic.name, score, parts)
 
 
 def total(parts: Mapping) -> float:
     """The score: the sum of the additive parts, as recorded."""
-    return round(sum(float(parts.get(name, 0.0) or 0.0) for name in (*ADDITIVE, *_EARLIER)), 3)
+    value = 0.0
+    for name in (*ADDITIVE, *_EARLIER):
+        value += float(parts.get(name, 0.0) or 0.0)
+    return round(value, 3)
 
 
 def explain(parts: Mapping) -> str:

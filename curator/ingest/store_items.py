@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, Row, Table, and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from curator import embed
+from curator import embed, pagekind
 from curator.sources import Sources
 from curator.store.schema import feeds, item_sources, items
 
@@ -123,10 +123,15 @@ def save_items(conn: Connection, feed_id: int, rows: list[ItemRow]) -> int:
 
 
 def _with_vectors(feed_id: int, rows: list[ItemRow]) -> list[dict]:
-    """Rows to insert, each with its embedding: computed once here, so drafting never embeds items."""
+    """Rows to insert, each with its embedding and page kind: worked out once here, never at each draft."""
     vectors = embed.embed([embed.item_text(row.title, row.summary_text) for row in rows])
-    blobs = [embed.to_bytes(vector) for vector in vectors]
-    return [{"feed_id": feed_id, **vars(row), "embedding": blob} for row, blob in zip(rows, blobs, strict=True)]
+    kinds = pagekind.predict([(row.url, row.title, row.summary_text) for row in rows], vectors)
+    version = pagekind.version()
+    return [
+        {"feed_id": feed_id, **vars(row), "embedding": embed.to_bytes(vector), "kind": name,
+         "kind_confidence": confidence, "kind_value": value, "kind_version": version}
+        for row, vector, (name, confidence, value) in zip(rows, vectors, kinds, strict=True)
+    ]
 
 
 def _first_of_each(rows: list[ItemRow]) -> list[ItemRow]:

@@ -109,6 +109,11 @@ items = Table(
     Column("manual", Boolean, nullable=False, default=False),
     # The item's meaning as a unit vector (curator.embed), computed once at ingest; NULL before 0005.
     Column("embedding", LargeBinary),
+    # Its page kind (curator/pagekind.py), also worked out once at ingest, with the version that did it.
+    Column("kind", String(20)),
+    Column("kind_confidence", Float),
+    Column("kind_value", Float),
+    Column("kind_version", String(64)),
     # Words of the article page's main text (curator/ingest/article.py), read for candidates only.
     Column("word_count", Integer),
     UniqueConstraint("feed_id", "guid", name="uq_items_feed_guid"),

@@ -1,4 +1,4 @@
-"""curation: item embeddings and word counts, editors' taste models
+"""curation: item embeddings, page kinds and word counts, editors' taste models
 
 Revision ID: 0005
 Revises: 0001
@@ -17,6 +17,10 @@ def upgrade() -> None:
     with op.batch_alter_table("items", schema=None) as batch_op:
         batch_op.add_column(sa.Column("embedding", sa.LargeBinary(), nullable=True))
         batch_op.add_column(sa.Column("word_count", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("kind", sa.String(length=20), nullable=True))
+        batch_op.add_column(sa.Column("kind_confidence", sa.Float(), nullable=True))
+        batch_op.add_column(sa.Column("kind_value", sa.Float(), nullable=True))
+        batch_op.add_column(sa.Column("kind_version", sa.String(length=64), nullable=True))
     op.create_table(
         "taste_models",
         sa.Column("version", sa.Integer(), autoincrement=False, nullable=False),
@@ -31,5 +35,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("taste_models")
     with op.batch_alter_table("items", schema=None) as batch_op:
-        batch_op.drop_column("word_count")
+        for column in ("kind_version", "kind_value", "kind_confidence", "kind", "word_count"):
+            batch_op.drop_column(column)
         batch_op.drop_column("embedding")

@@ -1,6 +1,6 @@
 """Train the page-kind classifier on the train part of the labelled corpus; write models/kind.npz.
 
-    python -m curator.curate.models.train_kind [--report-test]
+    python -m curator.models.train_kind [--report-test]
 
 Run from a checkout (the corpus lives in bench/data/curation/, not in the package). Needs
 scikit-learn (the test extra); the model it writes is read with numpy alone. Thin pages are
@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from curator import embed
-from curator.curate import kind
+from curator import pagekind as kind
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 C = 0.5  # regularisation: chosen by 5-fold cross-validation on the train part
 
