@@ -8,6 +8,7 @@ never dropped.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -25,6 +26,13 @@ WORDS = {
 THIN_PENALTY = -1.0  # on top of the model's view: an item with nothing to read is hard to judge
 
 
+@lru_cache(maxsize=4096)
+def words_of(name: str, percent: int, thin: bool) -> str:
+    """An item's kind in words: the same few strings for every item, made once."""
+    text = f"{WORDS.get(name, name)} ({percent}%)"
+    return text + ", thin: nothing to read in the feed" if thin else text
+
+
 @dataclass(frozen=True)
 class Kind:
     """An item's kind as the score records it."""
@@ -35,8 +43,7 @@ class Kind:
     thin: bool
 
     def words(self) -> str:
-        text = f"{WORDS.get(self.name, self.name)} ({round(self.confidence * 100)}%)"
-        return text + ", thin: nothing to read in the feed" if self.thin else text
+        return words_of(self.name, round(self.confidence * 100), self.thin)
 
 
 def stored(name: str, confidence: float, value: float, url: str, title: str, summary: str) -> Kind:

@@ -14,6 +14,7 @@ from curator.store.schema import items, picks
 
 PRIOR = 4  # decisions' worth of "no opinion yet"
 SCALE = 2.0
+NONE_YET = "source: no decisions yet"
 
 
 def rate(approved: int, rejected: int) -> float:
@@ -40,5 +41,5 @@ def by_source(conn: Connection) -> dict[int, tuple[int, int]]:
 
 def words(approved: int, rejected: int) -> str:
     if not approved and not rejected:
-        return "source: no decisions yet"
+        return NONE_YET
     return f"source: {approved} approved, {rejected} rejected before"

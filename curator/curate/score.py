@@ -33,6 +33,9 @@ _EARLIER = ("relevance", "feedback")
 LEXICAL_WEIGHT = 0.5
 LEXICAL_CAP = 8.0  # BM25 beyond this says nothing more: a keyword repeated is not a better resource
 
+NO_TASTE = "no editors' decisions learned yet"
+FRESHNESS_WORDS = "1 when new, halving every half-life"  # a constant: 100,000 dates formatted cost a draft 0.3 s
+
 # taste(vectors, feed ids, kind names) -> (values, words): the editors' taste part, when learned.
 Taste = Callable[[np.ndarray, list, list[str]], tuple[list[float], list[str]]]
 
@@ -111,11 +114,11 @@ def _common_parts(doc: Doc, k: kind.Kind, context: Context, tastes, n: int) -> t
         "freshness": freshness.part(doc.published_at, context.now, context.half_life_days),
     }
     words = {
-        "kind": k.words(),
-        "taste": tastes[1][n] if tastes else "no editors' decisions learned yet",
+        "kind": kind.words_of(k.name, round(k.confidence * 100), k.thin),
+        "taste": tastes[1][n] if tastes else NO_TASTE,
         "reputation": reputation.words(approved, rejected),
         "source_weight": "the feed's weight in feeds.yaml",
-        "freshness": f"published {doc.published_at:%Y-%m-%d}",
+        "freshness": FRESHNESS_WORDS,
     }
     return parts, {"page_kind": k.name, "kind_confidence": round(k.confidence, 3), "thin": k.thin, "words": words}
 
