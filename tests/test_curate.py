@@ -185,7 +185,10 @@ def test_draft_picks_the_best_per_topic_within_quota_spares_and_diversity(engine
         stored = conn.execute(select(item_scores)).mappings().all()
     assert stored and all(row["score"] == total(row["parts"]) for row in stored)
     by_pair = {(row["item_id"], row["topic"]): (row["score"], row["parts"]) for row in stored}
-    assert all(by_pair[(r["item"], r["topic"])] == (r["score"], r["parts"]) for r in rows)  # travel with the pick
+    # The numbers travel with the pick; the pick also keeps them in words (and any "also covered by").
+    numbers = [{k: v for k, v in r["parts"].items() if k not in ("words", "also_covered_by")} for r in rows]
+    assert all(by_pair[(r["item"], r["topic"])] == (r["score"], n) for r, n in zip(rows, numbers, strict=True))
+    assert all(r["parts"]["words"] for r in rows)
 
 
 def test_near_duplicates_collapse_into_one_candidate(engine, newsroom_settings, sources):

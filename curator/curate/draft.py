@@ -240,7 +240,7 @@ def assemble(
         next_rank[s.topic] += 1
         added.append({
             "issue_id": issue_id, "item_id": s.item_id, "topic": s.topic, "rank": next_rank[s.topic],
-            "score": s.score, "parts": s.parts, "decision": "suggested",
+            "score": s.score, "parts": {**s.parts, "words": s.words} if s.words else s.parts, "decision": "suggested",
         })
         stories.add(docs[s.item_id].vector, added[-1])
     if added:

@@ -75,6 +75,7 @@ class Score(NamedTuple):
     topic: str
     score: float
     parts: dict
+    words: dict | None = None  # each part in words; kept with a pick, not with every stored score
 
 
 def stem(word: str) -> str:

@@ -142,9 +142,8 @@ def _score(doc, topic, j, rel, matched, similarity, sims, meaning, n, has_vector
     score = round(lexical_part + semantic_part + p["kind"] + p["taste"] + p["reputation"] + p["source_weight"]
                   + p["freshness"], 3)
     parts = {"lexical": lexical_part, "semantic": semantic_part, **parts_common, "matched": matched or [],
-             "page_kind": extra["page_kind"], "kind_confidence": extra["kind_confidence"], "thin": extra["thin"],
-             "words": words}
-    return Score(doc.id, topic.name, score, parts)
+             "page_kind": extra["page_kind"], "kind_confidence": extra["kind_confidence"], "thin": extra["thin"]}
+    return Score(doc.id, topic.name, score, parts, words)
 
 
 def total(parts: Mapping) -> float:

@@ -172,8 +172,9 @@ def test_the_parts_add_up_to_the_score_and_each_has_words():
     for s in scores:
         assert set(ADDITIVE) <= set(s.parts) and s.score == total(s.parts)
         assert abs(s.score - sum(s.parts[name] for name in ADDITIVE)) < 1e-6
-        assert set(ADDITIVE) - {"taste"} <= set(s.parts["words"])
-        assert "lexical" in explain(s.parts) and "kind" in explain(s.parts)
+        assert set(ADDITIVE) - {"taste"} <= set(s.words)
+        explained = explain({**s.parts, "words": s.words})
+        assert "lexical" in explained and "kind" in explained and "matched:" in explained
     got = {(s.item_id, s.topic): s for s in scores}
     assert got[(1, "career")].parts["reputation"] > 0 and got[(1, "career")].parts["matched"]
     assert got[(2, "productivity")].parts["source_weight"] == 1.5
@@ -190,7 +191,7 @@ def test_an_exclusion_keyword_keeps_an_item_out_of_that_topic_even_by_meaning():
 def test_an_item_stored_without_a_vector_scores_by_its_words_alone():
     bare = doc(1, "Career interview notes", "Salary talk.")._replace(vector=None)
     (s,) = score_items([bare], [CAREER], context())
-    assert s.parts["semantic"] == 0.0 and s.parts["words"]["semantic"] == "no vector stored"
+    assert s.parts["semantic"] == 0.0 and s.words["semantic"] == "no vector stored"
 
 
 @pytest.mark.parametrize("value", [np.float32(0.5)])
