@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 import numpy as np
 
@@ -61,31 +62,54 @@ def score_items(docs: Sequence[Doc], topics: Sequence, context: Context) -> list
     lexical_rel = Scorer(terms).relevance(docs)
     meaning = semantic.topic_meaning(topics)
     sims = semantic.similarities(vectors, meaning)
+    pairs = _candidates(docs, lexical_rel, has_vector[:, None] & (sims.topic >= semantic.FLOOR))
     # Only items that are a candidate somewhere need their kind and taste: most of a busy month is not.
-    close = has_vector & (sims.topic >= semantic.FLOOR).any(axis=1)
-    wanted = [n for n, doc in enumerate(docs) if close[n] or (doc.id in lexical_rel and lexical_rel[doc.id].matched)]
+    wanted = sorted(pairs)
     found = _kinds([docs[n] for n in wanted], vectors[wanted])
     kinds = dict(zip(wanted, found, strict=True))
     tastes = None
     if context.taste and wanted:
         values, words = context.taste(vectors[wanted], [docs[n].feed_id for n in wanted], [k.name for k in found])
         tastes = (dict(zip(wanted, values, strict=True)), dict(zip(wanted, words, strict=True)))
+    # Plain lists: indexing a numpy array one cell at a time costs more than the rest of a score.
+    sim = _Sims(sims.topic.tolist(), sims.counter.tolist(), sims.counter_at.tolist(), sims.other.tolist(),
+                sims.other_at.tolist())
+    names = [t.title or t.name for t in topics]
     out: list[Score] = []
     for n in wanted:
         doc = docs[n]
         rel = lexical_rel.get(doc.id)
         common = _common_parts(doc, kinds[n], context, tastes, n)
-        for j, topic in enumerate(topics):
-            if rel is not None and j in rel.excluded:
-                continue
+        for j in pairs[n]:
             matched = rel.matched.get(j) if rel is not None else None
-            similarity = float(sims.topic[n, j])
-            if not matched and (not has_vector[n] or similarity < semantic.FLOOR):
-                continue
-            other_name = topics[int(sims.other_at[n, j])].title or topics[int(sims.other_at[n, j])].name
-            out.append(_score(doc, topic, j, rel, matched, similarity, sims, meaning, n, has_vector[n], common,
-                              other_name))
+            out.append(_score(doc, topics[j], j, rel, matched, sim, meaning, n, bool(has_vector[n]), common,
+                              names[sim.other_at[n][j]]))
     return out
+
+
+class _Sims(NamedTuple):
+    topic: list
+    counter: list
+    counter_at: list
+    other: list
+    other_at: list
+
+
+def _candidates(docs: Sequence[Doc], lexical_rel: dict, close: np.ndarray) -> dict[int, list[int]]:
+    """item index -> the topics (indices) it is a candidate for: a keyword matched or a close meaning,
+    and no exclusion keyword."""
+    out: dict[int, set[int]] = {}
+    rows, cols = np.nonzero(close)
+    for n, j in zip(rows.tolist(), cols.tolist(), strict=True):
+        out.setdefault(n, set()).add(j)
+    for n, doc in enumerate(docs):
+        rel = lexical_rel.get(doc.id)
+        if rel is None:
+            continue
+        topics = out.setdefault(n, set())
+        topics.update(rel.matched)
+        topics.difference_update(rel.excluded)
+    return {n: sorted(topics) for n, topics in out.items() if topics}
 
 
 def _kinds(docs: Sequence[Doc], vectors: np.ndarray) -> list[kind.Kind]:
@@ -123,14 +147,14 @@ def _common_parts(doc: Doc, k: kind.Kind, context: Context, tastes, n: int) -> t
     return parts, {"page_kind": k.name, "kind_confidence": round(k.confidence, 3), "thin": k.thin, "words": words}
 
 
-def _score(doc, topic, j, rel, matched, similarity, sims, meaning, n, has_vector, common, other_name) -> Score:
+def _score(doc, topic, j, rel, matched, sim, meaning, n, has_vector, common, other_name) -> Score:
     parts_common, extra = common
     bm25 = rel.bm25.get(j, 0.0) if rel is not None and matched else 0.0
     lexical_part = round(min(bm25, LEXICAL_CAP) * LEXICAL_WEIGHT * topic.weight, 3)
-    counter, other = float(sims.counter[n, j]), float(sims.other[n, j])
+    similarity, counter, other = sim.topic[n][j], sim.counter[n][j], sim.other[n][j]
     semantic_part = round(semantic.part(similarity, counter, other) * topic.weight, 3) if has_vector else 0.0
     counter_texts = meaning.counter_texts[j]
-    counter_text = counter_texts[int(sims.counter_at[n, j])] if counter_texts else None
+    counter_text = counter_texts[sim.counter_at[n][j]] if counter_texts else None
     words = {
         **extra["words"],
         "lexical": ("matched: " + ", ".join(matched)) if matched else "no keyword matched",
