@@ -129,9 +129,10 @@ def features(url: str, title: str, summary: str, vector: np.ndarray) -> np.ndarr
     return np.concatenate([np.asarray(vector, dtype=np.float32), np.asarray(cues(url, title, summary), np.float32)])
 
 
+@lru_cache(maxsize=1)
 def version() -> str:
-    """The model's version and the kinds' values: a stored kind made by another is worked out again."""
-    digest = hashlib.sha256(repr(sorted(VALUES.items())).encode()).hexdigest()[:8]
+    """The model file and the kinds' values: a stored kind made by another pair is worked out again."""
+    digest = hashlib.sha256(MODEL_FILE.read_bytes() + repr(sorted(VALUES.items())).encode()).hexdigest()[:10]
     return f"{model().version}+{digest}"
 
 

@@ -87,6 +87,7 @@ def main() -> None:
         coef=clf.coef_.astype(np.float32), intercept=clf.intercept_.astype(np.float32),
     )
     kind.model.cache_clear()
+    kind.version.cache_clear()
     report = {"version": version, "embedding": embed.MODEL, "train_pages": len(train), "train_kinds": Counter(y)}
     print(f"wrote {HERE / 'kind.npz'} ({version}, {len(train)} train pages)")
     if args.report_test:
