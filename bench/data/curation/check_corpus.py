@@ -10,6 +10,7 @@ within a file. Stdlib only; exit status 1 when anything is wrong.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import sys
@@ -17,11 +18,28 @@ from collections import Counter
 from pathlib import Path
 from urllib.parse import urlsplit
 
-TOPICS = {"career", "software-engineering", "machine-learning", "leadership",
-          "productivity", "learning", "personal-growth"}
+TOPICS = {
+    "career",
+    "software-engineering",
+    "machine-learning",
+    "leadership",
+    "productivity",
+    "learning",
+    "personal-growth",
+}
 GENUINE_KINDS = {"article", "tutorial", "essay", "talk"}
-DISTRACTOR_KINDS = {"job_posting", "release_notes", "product_page", "press_release", "deal",
-                    "event_promo", "roundup", "thin_page", "spam", "keyword_trap"}
+DISTRACTOR_KINDS = {
+    "job_posting",
+    "release_notes",
+    "product_page",
+    "press_release",
+    "deal",
+    "event_promo",
+    "roundup",
+    "thin_page",
+    "spam",
+    "keyword_trap",
+}
 FIELDS = {"url", "title", "source", "summary", "topics", "kind", "published", "found_by"}
 MIN_DISTRACTOR_SHARE = 0.45
 MAX_PER_SOURCE = 15
@@ -107,14 +125,17 @@ def check_file(path: Path, seen_urls: dict[str, str]) -> list[str]:
 
 def summary(path: Path) -> str:
     """One line of counts for a file."""
-    entries = [json.loads(l) for l in path.read_text(encoding="utf-8").splitlines() if l.strip()]
+    lines = path.read_text(encoding="utf-8").splitlines()
+    entries = [json.loads(line) for line in lines if line.strip()]
     kinds = Counter(e["kind"] for e in entries)
     topics = Counter(t for e in entries for t in e["topics"])
     distractors = sum(1 for e in entries if not e["topics"])
-    return (f"{path.name}: {len(entries)} entries, {distractors} distractors "
-            f"({distractors / max(len(entries), 1):.0%}), "
-            f"{len({e['source'] for e in entries})} sources; topics {dict(sorted(topics.items()))}; "
-            f"kinds {dict(sorted(kinds.items()))}")
+    return (
+        f"{path.name}: {len(entries)} entries, {distractors} distractors "
+        f"({distractors / max(len(entries), 1):.0%}), "
+        f"{len({e['source'] for e in entries})} sources; topics {dict(sorted(topics.items()))}; "
+        f"kinds {dict(sorted(kinds.items()))}"
+    )
 
 
 def main(argv: list[str]) -> int:
@@ -128,10 +149,9 @@ def main(argv: list[str]) -> int:
     for line in errors:
         print(line, file=sys.stderr)
     for p in paths:
-        try:
+        # a file with broken lines was already reported above; skip its counts
+        with contextlib.suppress(json.JSONDecodeError, KeyError):
             print(summary(p))
-        except (json.JSONDecodeError, KeyError):
-            pass
     print("OK" if not errors else f"{len(errors)} problems", file=sys.stderr if errors else sys.stdout)
     return 1 if errors else 0
 
