@@ -2,15 +2,16 @@
 
     python bench/curate.py [--items 100000] [--runs 3] [--quick] [--json]
 
-Generates synthetic but realistic items (titles and summaries mixing topic words with
-everyday vocabulary, a few near-duplicates, some off-topic) from 200 feeds over the last
-30 days, stores them in a temporary SQLite database (not timed), then times what
-`curator draft` does: tokenize and score every item for every topic, store the scores,
-and pick the candidates. The peer is bm25s indexing the same items' titles and summaries
-(from memory) and scoring the 8 topics' keyword queries against every item; the ratio is
-Curator's whole draft (every score part, the assembly, the diversity rules) over the peer's
-time. Each timed part runs --runs times (the draft on a fresh copy of the database) and the
-median is reported with its spread. Figures are printed beside their targets; this is not a test.
+Generates synthetic but realistic items (titles and summaries mixing topic words with everyday
+vocabulary, a few near-duplicates, some off-topic) from 200 feeds over the last 30 days, stores
+them with their vectors in a temporary SQLite database (not timed: ingest embeds), then times
+what `curator draft` does: score every item for every topic (BM25, meaning, page kind,
+taste...), store the scores, and pick the candidates. The peer is bm25s indexing the same items'
+titles and summaries (from memory) and scoring the 8 topics' keyword queries against every item;
+the ratio is Curator's whole draft (every score part, the assembly, the diversity rules) over
+the peer's time. Each timed part runs --runs times (the draft on a fresh copy of the database)
+and the median is reported with its spread. Figures are printed beside their targets; this is
+not a test.
 With --json, the last line is one JSON object: items, topics, seconds, peer_seconds, ratio (and more).
 """
 
@@ -32,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import func, insert, select  # noqa: E402
 
 from bench import _common  # noqa: E402
-from curator import store  # noqa: E402
+from curator import embed, pagekind, store  # noqa: E402
 from curator.config import Settings  # noqa: E402
 from curator.curate import build_draft  # noqa: E402
 from curator.sources import Sources  # noqa: E402
@@ -167,6 +168,12 @@ def main() -> None:
         srcs = sources()
         began = time.perf_counter()
         rows = generate(args.items)
+        # Ingest stores each item's vector and page kind; a draft only reads them.
+        vectors = embed.embed([embed.item_text(r["title"], r["summary_text"]) for r in rows])
+        kinds = pagekind.predict([(r["url"], r["title"], r["summary_text"]) for r in rows], vectors)
+        for row, vector, (name, confidence, value) in zip(rows, vectors, kinds, strict=True):
+            row.update(embedding=embed.to_bytes(vector), kind=name, kind_confidence=confidence, kind_value=value,
+                       kind_version=pagekind.version())
         with engine.begin() as conn:
             conn.execute(insert(feeds), [{"url": f.url, "title": f"Blog {i}", "weight": f.weight}
                                          for i, f in enumerate(srcs.feeds)])

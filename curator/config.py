@@ -129,6 +129,12 @@ class Settings(BaseSettings):
     freshness_half_life_days: float = Field(14.0, gt=0, description="Days after which freshness halves")
     per_source_limit: int = Field(2, ge=1, description="Most picks from one source per topic")
     spare_picks: int = Field(3, ge=0, description="Candidates beyond each topic's quota")
+    fetch_articles: bool = Field(
+        True, description="After a draft, read the candidates' article pages for word count and reading time"
+    )
+    min_pick_score: float = Field(
+        3.0, description="Lowest score an item needs to be suggested; a thin month leaves places empty"
+    )
     draft_window_days: int = Field(
         31, ge=1, description="Days of items a draft considers when no issue has been sent yet"
     )
@@ -242,6 +248,9 @@ class Settings(BaseSettings):
     # schedule
     schedule_ingest: str = Field("minute=0", description="Cron fields of the ingest job")
     schedule_draft: str = Field("day=25 hour=9 minute=0", description="Cron fields of the draft job")
+    schedule_taste: str = Field(
+        "hour=3 minute=30", description="Cron fields of the job that retrains the editors' taste model"
+    )
     schedule_send: str = Field(
         "day=1st tue hour=9 minute=0", description="Cron fields of the monthly send job"
     )

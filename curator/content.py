@@ -13,6 +13,7 @@ class PickView:
     blurb: str = ""
     source: str = ""
     pick_id: int = 0  # the picks row; 0 (hand-made content) gets no tracked or feedback links
+    reading_minutes: int | None = None  # from the article's word count, when it was read
 
 
 @dataclass(frozen=True)

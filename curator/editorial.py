@@ -25,6 +25,8 @@ TRANSITIONS: dict[str, set[str]] = {
 PERIOD_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 
+WORDS_PER_MINUTE = 230  # reading time shown to editors and readers (as curator/ingest/article.py)
+
 def parse_period(text: str) -> str:
     """A period is YYYY-MM; anything else is refused with the form it takes."""
     if not PERIOD_RE.match(text or ""):
@@ -120,7 +122,7 @@ def issue_content(
         select(
             picks.c.id, picks.c.topic, picks.c.blurb, func.coalesce(picks.c.title, items.c.title).label("title"),
             items.c.canonical_url, func.coalesce(picks.c.summary, items.c.summary_text).label("summary_text"),
-            feeds.c.title.label("source"), picks.c.featured, picks.c.decision,
+            items.c.word_count, feeds.c.title.label("source"), picks.c.featured, picks.c.decision,
         )
         .join(items, items.c.id == picks.c.item_id)
         .outerjoin(feeds, feeds.c.id == items.c.feed_id)
@@ -133,6 +135,7 @@ def issue_content(
         view = PickView(
             title=row["title"], url=row["canonical_url"], summary_text=row["summary_text"],
             blurb=row["blurb"], source=row["source"] or "", pick_id=row["id"],
+            reading_minutes=-(-row["word_count"] // WORDS_PER_MINUTE) if row["word_count"] else None,
         )
         if row["featured"] and row["decision"] == "approved":
             featured = view  # at the top of the issue, for everyone, and not again in its topic
@@ -199,7 +202,7 @@ def _pick_query():
             items.c.canonical_url.label("url"), picks.c.topic, picks.c.rank, picks.c.score, picks.c.parts,
             picks.c.decision, picks.c.blurb, picks.c.decided_by,
             func.coalesce(picks.c.summary, items.c.summary_text).label("summary_text"), items.c.manual,
-            items.c.published_at, feeds.c.title.label("source"), issues.c.period,
+            items.c.published_at, items.c.word_count, feeds.c.title.label("source"), issues.c.period,
             # The item's own words, kept when an editor rewrites them for this issue.
             items.c.title.label("original_title"), items.c.summary_text.label("original_summary"),
             picks.c.title.label("edited_title"), picks.c.summary.label("edited_summary"),

@@ -59,6 +59,10 @@ class Topic(BaseModel):
     description: Text = ""
     keywords: list[Keyword] = Field(min_length=1)
     exclude: list[Keyword] = []
+    # Titles (or short descriptions) of ideal items, and of items that only look like they belong:
+    # they place the topic's meaning for the semantic part of the score (curator/curate/semantic.py).
+    examples: list[Keyword] = []
+    counter_examples: list[Keyword] = []
     weight: float = Field(1.0, gt=0, allow_inf_nan=False)
     quota: int = Field(5, ge=0)
 

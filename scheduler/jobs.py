@@ -52,6 +52,21 @@ def draft_job() -> None:
         draft(settings, engine)
 
 
+def taste_job() -> None:
+    with _context() as (settings, engine):
+        taste(engine)
+
+
+def taste(engine: Engine) -> int | None:
+    """Retrain the editors' taste model if their decisions changed since the stored version."""
+    from curator.curate import taste as editors_taste
+
+    with engine.begin() as conn:
+        version = editors_taste.retrain(conn)
+    log.info("taste model: version %s in use", version)
+    return version
+
+
 def send_job() -> None:
     with _context() as (settings, engine):
         send(settings, engine)
@@ -113,6 +128,11 @@ def draft(settings: Settings, engine: Engine, *, now: datetime | None = None) ->
         log.info("no draft for %s: %s", period, exc)
         return period
     log.info("draft %s: %d candidates added", period, result.added)
+    if settings.fetch_articles:
+        from curator.ingest.article import fetch_for_issue
+
+        read = fetch_for_issue(settings, engine, period)
+        log.info("draft %s: read %d articles, %d unreadable", period, read.read, len(read.failed))
     _tell_editors(settings, period, result, now)
     return period
 

@@ -39,6 +39,8 @@ JOBS = (
     JobSpec("send", "schedule_send", "scheduler.jobs:send_job", "send the approved issue"),
     JobSpec("retention", "schedule_retention", "scheduler.jobs:retention_job",
             "fold raw click rows past CURATOR_CLICK_RETENTION_DAYS into totals and delete them"),
+    JobSpec("taste", "schedule_taste", "scheduler.jobs:taste_job",
+            "retrain the editors' taste model when their decisions changed"),
 )
 JOBS_BY_ID = {job.id: job for job in JOBS}
 

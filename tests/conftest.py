@@ -142,6 +142,8 @@ def _isolated_env(monkeypatch, tmp_path):
         monkeypatch.delenv("CURATOR_DATABASE_URL", raising=False)
     # The test feeds and pages are served on 127.0.0.x; tests/security turns this off where it matters.
     monkeypatch.setenv("CURATOR_FETCH_ALLOW_PRIVATE", "true")
+    # Drafts would read their candidates' pages, made-up addresses: tests that want it serve pages locally.
+    monkeypatch.setenv("CURATOR_FETCH_ARTICLES", "false")
 
 
 @pytest.fixture(autouse=True)

@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 from typer.testing import CliRunner
 
 from curator import editorial
+from curator.curate import ADDITIVE
 from curator.errors import CuratorError, IllegalTransition, NotFound
 from curator.store.schema import ISSUE_STATUSES, audit_log, issues, items, now
 from tests import newsroom
@@ -94,7 +95,8 @@ def drafted(engine, settings, tmp_path):
     from curator.sources import load_sources
 
     newsroom.seed(engine)
-    conf = settings.model_copy(update={"feeds": newsroom.write_feeds_yaml(tmp_path)})
+    # One-line newsroom items: the score floor (min_pick_score) would leave too few picks to edit.
+    conf = settings.model_copy(update={"feeds": newsroom.write_feeds_yaml(tmp_path), "min_pick_score": -100.0})
     build_draft(engine, conf, load_sources(conf.feeds), PERIOD, actor="test")
     with engine.connect() as conn:
         return editorial.list_picks(conn, PERIOD)
@@ -284,8 +286,10 @@ def test_cli_draft_picks_approve(cli, engine):
     assert listed.exit_code == 0, listed.output
     rows = json.loads(listed.stdout.strip().splitlines()[-1])
     assert rows and set(rows[0]) == {"id", "item", "title", "url", "topic", "rank", "score", "parts", "decision",
-                                      "blurb"}
-    assert all(set(r["parts"]) >= {"relevance", "matched", "source_weight", "freshness", "feedback"} for r in rows)
+                                      "blurb", "kind"}
+    # Issue 9: the parts are lexical, semantic, kind, taste, reputation, source weight and freshness, with words.
+    assert all(set(r["parts"]) >= {*ADDITIVE, "matched", "words"} for r in rows)
+    assert all(r["kind"] == r["parts"]["page_kind"] for r in rows)
     table = cli("picks", PERIOD)
     assert table.exit_code == 0 and "matched:" in table.output
 

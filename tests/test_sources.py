@@ -265,7 +265,7 @@ def test_all_problems_are_reported_together_in_line_order(here):
         "feeds.yaml:4: topics[1].name: duplicate topic name 'career', already declared at topics[0]",
         "feeds.yaml:4: topics[1].keywords: missing; list at least one keyword",
         "feeds.yaml:7: topics[2].colour: unknown field 'colour'; allowed: name, title, "
-        "description, keywords, exclude, weight, quota",
+        "description, keywords, exclude, examples, counter_examples, weight, quota",
         "feeds.yaml:9: feeds[0].url: not a URL: 'not a url'; use an http(s):// address, "
         "a file: URL, or a file path starting with / or ./",
         "feeds.yaml:10: feeds[0].topics[0]: unknown topic 'nope'; declared topics: career, ok",

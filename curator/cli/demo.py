@@ -63,7 +63,7 @@ def demo(
     write_demo_sources(sources_path, resource_path("feeds.yaml"), write_demo_feeds(folder / "feeds", now))
     settings = load_settings(
         database_url=f"sqlite:///{folder / 'curator.db'}", feeds=sources_path, delivery="outbox",
-        outbox_dir=folder / "outbox", allow_file_feeds=True, fetch_allow_private=True,
+        outbox_dir=folder / "outbox", allow_file_feeds=True, fetch_allow_private=True, fetch_articles=False,
         # A secret of its own each run (demo.env keeps it): a demo secret in the source would be public.
         secret_key=state.settings().secret_key or secrets.token_urlsafe(32),
         timezone=state.settings().timezone, base_url=state.settings().base_url,
@@ -164,6 +164,7 @@ def _write_env(folder: Path, settings) -> Path:
         f"CURATOR_FEEDS={settings.feeds}\n"
         "CURATOR_ALLOW_FILE_FEEDS=true\n"
         "CURATOR_FETCH_ALLOW_PRIVATE=true\n"
+        "CURATOR_FETCH_ARTICLES=false\n"  # the demo stays offline: its items point at made-up pages
         "CURATOR_DELIVERY=outbox\n"
         f"CURATOR_OUTBOX_DIR={settings.outbox_dir}\n"
         f"CURATOR_SECRET_KEY={settings.secret_key}\n",

@@ -9,7 +9,8 @@ from rich.table import Table
 
 from curator import editorial
 from curator.cli._app import PERIOD_HELP, actor, app, console, print_json, state
-from curator.curate import build_draft, explain
+from curator.curate import build_draft, explain, taste
+from curator.ingest.article import fetch_for_issue
 from curator.sources import load_sources
 
 pick_app = typer.Typer(help="Approve or reject one pick.", no_args_is_help=True)
@@ -35,6 +36,10 @@ def draft(
     sources = load_sources(settings.feeds)
     period = _period(period)
     result = build_draft(state.engine("draft"), settings, sources, period, actor=actor())
+    if settings.fetch_articles:
+        read = fetch_for_issue(settings, state.engine("draft"), period)
+        console.print(f"Read {read.read} candidates' articles ({len(read.failed)} unreadable, "
+                      f"{len(read.disallowed)} disallowed by robots.txt).")
     table = Table("topic", "quota", "candidates", "new", title=f"Draft {period}")
     for topic in result.topics:
         table.add_row(topic.name, str(topic.quota), str(topic.candidates), str(topic.added))
@@ -63,7 +68,7 @@ def picks(
         rows = editorial.list_picks(conn, editorial.parse_period(period))
     keys = ("id", "item", "title", "url", "topic", "rank", "score", "parts", "decision", "blurb")
     if as_json:
-        print_json([{key: row[key] for key in keys} for row in rows])
+        print_json([{**{key: row[key] for key in keys}, "kind": row["parts"].get("page_kind")} for row in rows])
         return
     table = Table("id", "topic", "rank", "decision", "score", "title", "why", title=f"Picks of {period}")
     colour = {"approved": "green", "rejected": "red", "suggested": "yellow"}
@@ -93,6 +98,7 @@ def approve(
             count = editorial.approve_all(conn, period, {t.name: t.quota for t in sources.topics}, actor())
             console.print(f"Approved {count} suggested picks within quota.")
         warnings = editorial.approve_issue(conn, period, actor(), topics)
+        taste.retrain(conn)  # the review is over: learn from its decisions
     for warning in warnings:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False)
     console.print(f"Issue {period} is approved.")

@@ -1,7 +1,8 @@
 """Curation: topic scores that explain themselves, and the draft issue built from them."""
 
 from curator.curate.draft import DraftResult, TopicDraft, build_draft, window_start
-from curator.curate.score import ADDITIVE, Doc, Score, Scorer, TopicTerms, explain, stem, total
+from curator.curate.lexical import Doc, Score, Scorer, TopicTerms, stem
+from curator.curate.score import ADDITIVE, explain, total
 
 __all__ = [
     "ADDITIVE", "Doc", "DraftResult", "Score", "Scorer", "TopicDraft", "TopicTerms",

@@ -12,11 +12,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from operator import itemgetter
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select
+from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
 
-from curator import editorial
+from curator import editorial, embed, pagekind
 from curator.config import Settings
-from curator.curate.score import Doc, Score, Scorer, TopicTerms, feedback_value, gc_paused
+from curator.curate import reputation, taste
+from curator.curate.duplicates import Stories, also_covered_by
+from curator.curate.lexical import Doc, Score, gc_paused
+from curator.curate.score import Context, score_items
 from curator.sources import Sources
 from curator.store.schema import feeds, issues, item_scores, items, picks
 from curator.store.schema import now as utcnow
@@ -60,6 +63,7 @@ def build_draft(
         issue = editorial.ensure_issue(conn, period, actor)
         editorial.require_editable(issue)
         since = window_start(conn, issue["id"], now, settings.draft_window_days)
+        taste.retrain(conn)  # a no-op unless decisions changed since the stored model
         with gc_paused():
             docs = load_docs(conn, since)
             scores = score_docs(conn, sources, settings, docs, now)
@@ -79,28 +83,63 @@ def window_start(conn: Connection, issue_id: int, now: datetime, days: int) -> d
 
 
 def load_docs(conn: Connection, since: datetime) -> list[Doc]:
+    """The window's items as scoring sees them, each with its stored vector."""
     rows = conn.execute(
         select(
             items.c.id, items.c.title, items.c.summary_text, items.c.published_at, items.c.feed_id,
-            items.c.title_key,
+            items.c.title_key, items.c.url, items.c.embedding, items.c.kind, items.c.kind_confidence,
+            items.c.kind_value, items.c.kind_version,
         )
         .where(items.c.published_at >= since, items.c.manual.is_(False))
         .order_by(items.c.id)
     )
-    return [Doc(*row) for row in rows]
+    docs = [Doc(*row[:8], kind=tuple(row[8:])) for row in rows]
+    return classify_missing(conn, embed_missing(conn, docs))
+
+
+def embed_missing(conn: Connection, docs: list[Doc]) -> list[Doc]:
+    """Vectors for items stored before ingest computed them (migration 0005), stored once."""
+    missing = [n for n, doc in enumerate(docs) if not doc.vector]
+    if not missing:
+        return docs
+    vectors = embed.embed([embed.item_text(docs[n].title, docs[n].summary) for n in missing])
+    for n, vector in zip(missing, vectors, strict=True):
+        docs[n] = docs[n]._replace(vector=embed.to_bytes(vector))
+    conn.execute(
+        update(items).where(items.c.id == bindparam("item_id")).values(embedding=bindparam("blob")),
+        [{"item_id": docs[n].id, "blob": docs[n].vector} for n in missing],
+    )
+    return docs
+
+
+def classify_missing(conn: Connection, docs: list[Doc]) -> list[Doc]:
+    """Kinds for items stored before 0005, or by an older page-kind model, stored once."""
+    current = pagekind.version()
+    stale = [n for n, doc in enumerate(docs) if not doc.kind or doc.kind[3] != current]
+    if not stale:
+        return docs
+    vectors = embed.stack([docs[n].vector for n in stale])
+    found = pagekind.predict([(docs[n].url, docs[n].title, docs[n].summary) for n in stale], vectors)
+    for n, (name, confidence, value) in zip(stale, found, strict=True):
+        docs[n] = docs[n]._replace(kind=(name, confidence, value, current))
+    conn.execute(
+        update(items).where(items.c.id == bindparam("item_id")).values(
+            kind=bindparam("k"), kind_confidence=bindparam("c"), kind_value=bindparam("v"), kind_version=current
+        ),
+        [{"item_id": docs[n].id, "k": docs[n].kind[0], "c": docs[n].kind[1], "v": docs[n].kind[2]} for n in stale],
+    )
+    return docs
 
 
 def score_docs(conn: Connection, sources: Sources, settings: Settings, docs: list[Doc], now: datetime) -> list[Score]:
-    topics = [
-        TopicTerms(t.name, t.keywords, t.description, t.exclude, t.weight) for t in sources.topics
-    ]
-    return Scorer(topics).score(
-        docs,
+    context = Context(
         now=now,
         half_life_days=settings.freshness_half_life_days,
         source_weights=source_weights(conn, sources),
-        feedback=source_feedback(conn),
+        decisions=reputation.by_source(conn),
+        taste=taste.for_scoring(conn),
     )
+    return score_items(docs, sources.topics, context)
 
 
 def source_weights(conn: Connection, sources: Sources) -> dict[int, float]:
@@ -111,20 +150,6 @@ def source_weights(conn: Connection, sources: Sources) -> dict[int, float]:
         fid: declared.get(source_url or url, declared.get(url, weight if weight is not None else 1.0))
         for fid, source_url, url, weight in rows
     }
-
-
-def source_feedback(conn: Connection) -> dict[int, float]:
-    """Per feed, how editors decided on its items in every issue so far."""
-    counts: dict[int, Counter] = {}
-    rows = conn.execute(
-        select(items.c.feed_id, picks.c.decision, func.count())
-        .join(items, items.c.id == picks.c.item_id)
-        .where(items.c.feed_id.is_not(None), picks.c.decision.in_(("approved", "rejected")))
-        .group_by(items.c.feed_id, picks.c.decision)
-    )
-    for feed_id, decision, count in rows:
-        counts.setdefault(feed_id, Counter())[decision] = count
-    return {fid: feedback_value(c["approved"], c["rejected"]) for fid, c in counts.items()}
 
 
 def store_scores(conn: Connection, since: datetime, scores: list[Score]) -> None:
@@ -163,11 +188,15 @@ def assemble(
 ) -> list[TopicDraft]:
     """Add candidates greedily, best score first, under quota, diversity and no-repeat rules."""
     existing = conn.execute(
-        select(picks.c.item_id, picks.c.topic, picks.c.decision, picks.c.rank, items.c.feed_id, items.c.title_key)
+        select(picks.c.item_id, picks.c.topic, picks.c.decision, picks.c.rank, items.c.feed_id, items.c.title_key,
+               items.c.embedding)
         .join(items, items.c.id == picks.c.item_id)
         .where(picks.c.issue_id == issue_id)
     ).all()
     taken = {row.item_id for row in existing}
+    stories = Stories()
+    for row in existing:
+        stories.add(row.embedding)
     keys = {row.title_key for row in existing if row.title_key}
     blocked, blocked_keys = used_elsewhere(conn, issue_id, since - timedelta(days=settings.draft_window_days))
     count: Counter = Counter()
@@ -189,9 +218,17 @@ def assemble(
         key, feed_id = docs[s.item_id].title_key, docs[s.item_id].feed_id
         if s.item_id in taken or s.item_id in blocked or (key and (key in keys or key in blocked_keys)):
             continue
+        if s.score < settings.min_pick_score:
+            break  # ranked best first: nothing below is worth suggesting
         if count[s.topic] >= limits.get(s.topic, 0):
             continue
         if feed_id is not None and per_source[(s.topic, feed_id)] >= settings.per_source_limit:
+            continue
+        retold, teller = stories.same_as(docs[s.item_id].vector)
+        if retold:
+            taken.add(s.item_id)  # one story, one pick: the best-scored telling stays
+            if teller is not None:
+                also_covered_by(teller, docs[s.item_id].url)
             continue
         taken.add(s.item_id)
         if key:
@@ -203,8 +240,9 @@ def assemble(
         next_rank[s.topic] += 1
         added.append({
             "issue_id": issue_id, "item_id": s.item_id, "topic": s.topic, "rank": next_rank[s.topic],
-            "score": s.score, "parts": s.parts, "decision": "suggested",
+            "score": s.score, "parts": {**s.parts, "words": s.words} if s.words else s.parts, "decision": "suggested",
         })
+        stories.add(docs[s.item_id].vector, added[-1])
     if added:
         conn.execute(insert(picks), added)
     new = Counter(row["topic"] for row in added)

@@ -1,274 +1,181 @@
-"""Topic scores that explain themselves: relevance + source weight + freshness + editors' feedback.
+"""A score per (item, topic), made of recorded parts that add up to it, each with its words.
 
-An item's score for a topic is the sum of four recorded parts:
+The parts, one module each:
 
-- relevance: BM25 of the item's title (counted twice) and summary against the topic's
-  keywords (full weight) and description words (a third), times the topic's weight;
+- lexical (lexical.py): BM25 of the title and summary against the topic's keywords, halved;
+- semantic (semantic.py): how close the item's meaning is to the topic's;
+- kind (kind.py): what the page is: an article is worth 0, a job posting or release notes far less;
+- taste (taste.py): what this installation's editors approved and rejected before (0 until they decide);
+- reputation (reputation.py): the source's smoothed approval rate;
 - source_weight: the feed's weight from feeds.yaml (1.0 unless said otherwise);
-- freshness: 0.5 ** (age / half-life), from 1 for a new item towards 0;
-- feedback: how editors treated the source before, (approved - rejected) / (decided + 4).
+- freshness (freshness.py): 1 for a new item, halving every half-life.
 
-An item must match at least one keyword to score in a topic, and an item that matches
-one of the topic's exclusion keywords gets no score there. Scoring is a pure function
-of its inputs: the same items, topics and clock give the same scores.
+An item is a candidate for a topic when it matches one of the topic's keywords or its meaning
+is close enough; never when it matches one of the topic's exclusion keywords. Scoring is a pure
+function of its inputs: the same items, topics, decisions and clock give the same scores.
 """
 
 from __future__ import annotations
 
-import gc
-import math
-import re
-from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
-ADDITIVE = ("relevance", "source_weight", "freshness", "feedback")
-K1, B = 1.2, 0.75
-DESCRIPTION_WEIGHT = 1 / 3
-FEEDBACK_PRIOR = 4  # decisions it takes before feedback moves halfway to its bound
-TOKEN = re.compile(r"[a-z0-9]+")
-SEPARATOR = ["|"]  # not a token: nothing matches across it
-_STOPWORDS = (
-    """a about above after again all also am an and any are as at be because been before being
-    below between both but by can could did do does doing down during each few for from further
-    get gets getting had has have having he her here hers how i if in into is it its itself just
-    least less like make makes many may me more most much must my new no nor not now of off on
-    once one only or other our ours out over own same she should so some such than that the their
-    them then there these they this those through to too under until up very was we were what
-    when where which while who whom why will with would you your yours"""
-)
-STOPWORDS = frozenset(_STOPWORDS.split())
+import numpy as np
 
+from curator import embed
+from curator.curate import freshness, kind, lexical, reputation, semantic
+from curator.curate.lexical import Doc, Score, Scorer, TopicTerms
 
-class Doc(NamedTuple):
-    """What scoring needs of an item."""
+ADDITIVE = ("lexical", "semantic", "kind", "taste", "reputation", "source_weight", "freshness")
+# Parts of scores stored before issue 9 (BM25 + source weight + freshness + feedback) still add up.
+_EARLIER = ("relevance", "feedback")
+LEXICAL_WEIGHT = 0.5
+LEXICAL_CAP = 8.0  # BM25 beyond this says nothing more: a keyword repeated is not a better resource
 
-    id: int
-    title: str
-    summary: str
-    published_at: datetime
-    feed_id: int | None
-    title_key: str = ""  # near-duplicates share it; not a scoring input
+NO_TASTE = "no editors' decisions learned yet"
+FRESHNESS_WORDS = "1 when new, halving every half-life"  # a constant: 100,000 dates formatted cost a draft 0.3 s
+
+# taste(vectors, feed ids, kind names) -> (values, words): the editors' taste part, when learned.
+Taste = Callable[[np.ndarray, list, list[str]], tuple[list[float], list[str]]]
 
 
 @dataclass(frozen=True)
-class TopicTerms:
-    """A topic as scoring sees it."""
+class Context:
+    """Everything a score depends on besides the items and topics."""
 
-    name: str
-    keywords: Sequence[str]
-    description: str = ""
-    exclude: Sequence[str] = ()
-    weight: float = 1.0
-
-
-class Score(NamedTuple):
-    item_id: int
-    topic: str
-    score: float
-    parts: dict
+    now: datetime
+    half_life_days: float
+    source_weights: Mapping[int | None, float]
+    decisions: Mapping[int, tuple[int, int]]  # feed id -> (approved, rejected)
+    taste: Taste | None = None
 
 
-def stem(word: str) -> str:
-    """A light English stemmer: careers/career, learning/learn, managed/manage meet."""
-    if len(word) <= 4:
-        return word
-    if word.endswith("ies"):
-        return word[:-3] + "y"
-    for suffix in ("ing", "ed"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
-            word = word[: -len(suffix)]
-            break
-    else:
-        if word.endswith("s") and not word.endswith(("ss", "us", "is")):
-            word = word[:-1]
-    return word[:-1] if word.endswith("e") and len(word) > 4 else word
+def score_items(docs: Sequence[Doc], topics: Sequence, context: Context) -> list[Score]:
+    """Every candidate (item, topic) with its parts, which add up to its score."""
+    if not docs or not topics:
+        return []
+    vectors = embed.stack([doc.vector for doc in docs])
+    has_vector = vectors.any(axis=1)
+    terms = [TopicTerms(t.name, t.keywords, t.description, t.exclude, t.weight) for t in topics]
+    lexical_rel = Scorer(terms).relevance(docs)
+    meaning = semantic.topic_meaning(topics)
+    sims = semantic.similarities(vectors, meaning)
+    pairs = _candidates(docs, lexical_rel, has_vector[:, None] & (sims.topic >= semantic.FLOOR))
+    # Only items that are a candidate somewhere need their kind and taste: most of a busy month is not.
+    wanted = sorted(pairs)
+    found = _kinds([docs[n] for n in wanted], vectors[wanted])
+    kinds = dict(zip(wanted, found, strict=True))
+    tastes = None
+    if context.taste and wanted:
+        values, words = context.taste(vectors[wanted], [docs[n].feed_id for n in wanted], [k.name for k in found])
+        tastes = (dict(zip(wanted, values, strict=True)), dict(zip(wanted, words, strict=True)))
+    # Plain lists: indexing a numpy array one cell at a time costs more than the rest of a score.
+    sim = _Sims(sims.topic.tolist(), sims.counter.tolist(), sims.counter_at.tolist(), sims.other.tolist(),
+                sims.other_at.tolist())
+    names = [t.title or t.name for t in topics]
+    out: list[Score] = []
+    for n in wanted:
+        doc = docs[n]
+        rel = lexical_rel.get(doc.id)
+        common = _common_parts(doc, kinds[n], context, tastes, n)
+        for j in pairs[n]:
+            matched = rel.matched.get(j) if rel is not None else None
+            out.append(_score(doc, topics[j], j, rel, matched, sim, meaning, n, bool(has_vector[n]), common,
+                              names[sim.other_at[n][j]]))
+    return out
 
 
-class _Stems(dict):
-    """token -> stem, computed once per distinct token."""
-
-    def __missing__(self, token: str) -> str:
-        value = self[token] = stem(token)
-        return value
-
-
-def terms_of(text: str, stems: _Stems | None = None) -> str:
-    """A keyword or phrase as its stemmed terms, space separated: the key scoring counts it by."""
-    stems = stems if stems is not None else _Stems()
-    return " ".join(stems[t] for t in TOKEN.findall(text.lower()))
+class _Sims(NamedTuple):
+    topic: list
+    counter: list
+    counter_at: list
+    other: list
+    other_at: list
 
 
-class Scorer:
-    """Scores many items against many topics; tokenizes each item once, IDF precomputed.
-
-    A term is a stem ("interview") or a phrase of stems ("job search"); an item's term counts
-    hold only the terms some topic asks about, its title counted twice.
-    """
-
-    def __init__(self, topics: Sequence[TopicTerms]):
-        self.topics = list(topics)
-        self._stems = _Stems()
-        # term -> [(topic index, weight, keyword as written or None for a description word)]
-        self._query: dict[str, list[tuple[int, float, str | None]]] = {}
-        self._exclude: dict[str, list[int]] = {}
-        self._order = [{word: n for n, word in enumerate(t.keywords)} for t in self.topics]
-        for i, topic in enumerate(self.topics):
-            seen: set[str] = set()
-            for word in topic.keywords:
-                key = terms_of(word, self._stems)
-                if key and key not in seen:
-                    seen.add(key)
-                    self._query.setdefault(key, []).append((i, 1.0, word))
-            for token in TOKEN.findall(topic.description.lower()):
-                key = self._stems[token]
-                if token not in STOPWORDS and len(token) > 2 and key not in seen:
-                    seen.add(key)
-                    self._query.setdefault(key, []).append((i, DESCRIPTION_WEIGHT, None))
-            for word in topic.exclude:
-                key = terms_of(word, self._stems)
-                if key:
-                    self._exclude.setdefault(key, []).append(i)
-        self._terms = set(self._query) | set(self._exclude)
-        self._exclude_terms = set(self._exclude)
-        # Phrases are looked for only in items holding their first stem.
-        self._phrases: dict[str, list[tuple[str, frozenset[str]]]] = {}
-        for key in sorted(self._terms):
-            parts = key.split(" ")
-            if len(parts) > 1:
-                self._phrases.setdefault(parts[0], []).append((key, frozenset(parts[1:])))
-        self._wanted = {part for key in self._terms for part in key.split(" ")}
-        self._seen: set[str] = set()  # tokens already stemmed
-        self._hit: dict[str, str] = {}  # token -> its stem, for tokens whose stem is wanted
-
-    def _term_counts(self, doc: Doc) -> tuple[int, dict[str, int]]:
-        """The item's length and its counts of wanted terms; set operations keep per-token work in C."""
-        title = TOKEN.findall(doc.title.lower())
-        # The title counts twice; the separators keep a phrase from spanning title and summary.
-        tokens = title + SEPARATOR + title + SEPARATOR + TOKEN.findall(doc.summary.lower())
-        present = set(tokens)
-        new = present - self._seen
-        if new:
-            self._learn(new)
-        hits = present.intersection(self._hit)
-        if not hits:
-            return len(tokens) - 2, {}
-        tf: dict[str, int] = {}
-        for token in sorted(hits):  # a fixed order, so sums of floats come out the same every run
-            s = self._hit[token]
-            tf[s] = tf.get(s, 0) + tokens.count(token)
-        phrases = [entry for s in tf if s in self._phrases for entry in self._phrases[s]]
-        if phrases:
-            text = " " + " ".join(map(self._stems.__getitem__, tokens)) + " "
-            for key, rest in phrases:
-                if rest.issubset(tf):
-                    count = text.count(f" {key} ")
-                    if count:
-                        tf[key] = count
-            # A phrase's words count only through the phrase, unless they are terms of their own.
-            tf = {k: v for k, v in tf.items() if k in self._terms}
-        return len(tokens) - 2, tf
-
-    def _learn(self, tokens: set[str]) -> None:
-        self._seen |= tokens
-        for token in tokens:
-            s = self._stems[token]
-            if s in self._wanted:
-                self._hit[token] = s
-
-    def score(
-        self,
-        docs: Iterable[Doc],
-        *,
-        now: datetime,
-        half_life_days: float,
-        source_weights: Mapping[int | None, float],
-        feedback: Mapping[int | None, float],
-    ) -> list[Score]:
-        """Every (item, topic) score above nothing, with its parts."""
-        counted = []
-        df: Counter = Counter()
-        n = total_length = 0
-        for doc in docs:
-            length, tf = self._term_counts(doc)
-            n += 1
-            total_length += length
-            if tf:
-                counted.append((doc, length, tf))
-                df.update(tf.keys())
-        if not counted:
-            return []
-        avgdl = total_length / n or 1.0
-        source_weights = {k: round(v, 3) for k, v in source_weights.items()}
-        feedback = {k: round(v, 3) for k, v in feedback.items()}
-        idf = {key: math.log(1 + (n - count + 0.5) / (count + 0.5)) for key, count in df.items()}
-        out: list[Score] = []
-        for doc, length, tf in counted:
-            out.extend(self._doc_scores(doc, length, tf, idf, avgdl, now, half_life_days,
-                                        source_weights, feedback))
-        return out
-
-    def _doc_scores(self, doc, length, tf, idf, avgdl, now, half_life, source_weights, feedback):
-        excluded = () if self._exclude_terms.isdisjoint(tf) else {
-            i for key in tf.keys() & self._exclude_terms for i in self._exclude[key]
-        }
-        relevance: dict[int, float] = {}
-        matched: dict[int, list[str]] = {}
-        norm = K1 * (1 - B + B * length / avgdl)
-        for key, count in tf.items():
-            gain = idf[key] * count * (K1 + 1) / (count + norm)
-            for i, weight, label in self._query.get(key, ()):
-                if i in excluded:
-                    continue
-                relevance[i] = relevance.get(i, 0.0) + weight * gain
-                if label is not None:
-                    matched.setdefault(i, []).append(label)
-        if not matched:
-            return []
-        age_days = max((now - doc.published_at).total_seconds(), 0.0) / 86400
-        source = source_weights.get(doc.feed_id, 1.0)  # both rounded once, in score()
-        fresh = round(0.5 ** (age_days / half_life), 3)
-        liked = feedback.get(doc.feed_id, 0.0)
-        scores = []
-        for i, words in matched.items():
-            topic = self.topics[i]
-            rel = round(relevance[i] * topic.weight, 3)
-            parts = {
-                "relevance": rel,
-                "matched": sorted(words, key=self._order[i].__getitem__) if len(words) > 1 else words,
-                "source_weight": source,
-                "freshness": fresh,
-                "feedback": liked,
-            }
-            # The same sum, in the same order, as total(parts).
-            scores.append(Score(doc.id, topic.name, round(rel + source + fresh + liked, 3), parts))
-        return scores
+def _candidates(docs: Sequence[Doc], lexical_rel: dict, close: np.ndarray) -> dict[int, list[int]]:
+    """item index -> the topics (indices) it is a candidate for: a keyword matched or a close meaning,
+    and no exclusion keyword."""
+    out: dict[int, set[int]] = {}
+    rows, cols = np.nonzero(close)
+    for n, j in zip(rows.tolist(), cols.tolist(), strict=True):
+        out.setdefault(n, set()).add(j)
+    for n, doc in enumerate(docs):
+        rel = lexical_rel.get(doc.id)
+        if rel is None:
+            continue
+        topics = out.setdefault(n, set())
+        topics.update(rel.matched)
+        topics.difference_update(rel.excluded)
+    return {n: sorted(topics) for n, topics in out.items() if topics}
 
 
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Scoring makes a few hundred thousand small containers that all live to the end: the cyclic
-    collector would walk them again and again for nothing (a quarter of the time)."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
+def _kinds(docs: Sequence[Doc], vectors: np.ndarray) -> list[kind.Kind]:
+    """Each item's kind: as stored at ingest, worked out here only for items without a current one."""
+    current = kind.version()
+    out: list[kind.Kind | None] = [
+        kind.stored(*doc.kind[:3], doc.url, doc.title, doc.summary) if doc.kind and doc.kind[3] == current else None
+        for doc in docs
+    ]
+    missing = [n for n, k in enumerate(out) if k is None]
+    if missing:
+        found = kind.classify([(docs[n].url, docs[n].title, docs[n].summary) for n in missing], vectors[missing])
+        for n, k in zip(missing, found, strict=True):
+            out[n] = k
+    return out  # type: ignore[return-value]
+
+
+def _common_parts(doc: Doc, k: kind.Kind, context: Context, tastes, n: int) -> tuple[dict, dict]:
+    """The parts that do not depend on the topic, and their words."""
+    approved, rejected = context.decisions.get(doc.feed_id, (0, 0)) if doc.feed_id is not None else (0, 0)
+    parts = {
+        "kind": k.value,
+        "taste": round(tastes[0][n], 3) if tastes else 0.0,
+        "reputation": reputation.part(approved, rejected),
+        "source_weight": round(context.source_weights.get(doc.feed_id, 1.0), 3),
+        "freshness": freshness.part(doc.published_at, context.now, context.half_life_days),
+    }
+    words = {
+        "kind": kind.words_of(k.name, round(k.confidence * 100), k.thin),
+        "taste": tastes[1][n] if tastes else NO_TASTE,
+        "reputation": reputation.words(approved, rejected),
+        "source_weight": "the feed's weight in feeds.yaml",
+        "freshness": FRESHNESS_WORDS,
+    }
+    return parts, {"page_kind": k.name, "kind_confidence": round(k.confidence, 3), "thin": k.thin, "words": words}
+
+
+def _score(doc, topic, j, rel, matched, sim, meaning, n, has_vector, common, other_name) -> Score:
+    parts_common, extra = common
+    bm25 = rel.bm25.get(j, 0.0) if rel is not None and matched else 0.0
+    lexical_part = round(min(bm25, LEXICAL_CAP) * LEXICAL_WEIGHT * topic.weight, 3)
+    similarity, counter, other = sim.topic[n][j], sim.counter[n][j], sim.other[n][j]
+    semantic_part = round(semantic.part(similarity, counter, other) * topic.weight, 3) if has_vector else 0.0
+    counter_texts = meaning.counter_texts[j]
+    counter_text = counter_texts[sim.counter_at[n][j]] if counter_texts else None
+    words = {
+        **extra["words"],
+        "lexical": ("matched: " + ", ".join(matched)) if matched else "no keyword matched",
+        "semantic": semantic.words(similarity, counter, counter_text, other, other_name) if has_vector
+        else "no vector stored",
+    }
+    # The same sum, in the same order, as total(parts).
+    p = parts_common
+    score = round(lexical_part + semantic_part + p["kind"] + p["taste"] + p["reputation"] + p["source_weight"]
+                  + p["freshness"], 3)
+    parts = {"lexical": lexical_part, "semantic": semantic_part, **parts_common, "matched": matched or [],
+             "page_kind": extra["page_kind"], "kind_confidence": extra["kind_confidence"], "thin": extra["thin"]}
+    return Score(doc.id, topic.name, score, parts, words)
 
 
 def total(parts: Mapping) -> float:
     """The score: the sum of the additive parts, as recorded."""
-    return round(sum(float(parts.get(name, 0.0)) for name in ADDITIVE), 3)
-
-
-def feedback_value(approved: int, rejected: int) -> float:
-    """Editors' past decisions on a source, in (-1, 1); a few decisions move it a little."""
-    return round((approved - rejected) / (approved + rejected + FEEDBACK_PRIOR), 3)
+    value = 0.0
+    for name in (*ADDITIVE, *_EARLIER):
+        value += float(parts.get(name, 0.0) or 0.0)
+    return round(value, 3)
 
 
 def explain(parts: Mapping) -> str:
@@ -276,6 +183,22 @@ def explain(parts: Mapping) -> str:
     if parts.get("manual"):
         who = parts.get("added_by")
         return "added by hand" + (f" by {who}" if who else "")
+    if "lexical" not in parts:
+        return _explain_earlier(parts)
+    words = parts.get("words") or {}
+    bits = []
+    for name in ADDITIVE:
+        value = float(parts.get(name, 0.0) or 0.0)
+        if name in ("taste", "reputation") and not value:
+            continue
+        label = name.replace("_", " ")
+        text = words.get(name)
+        bits.append(f"{label} {_signed(value)}" + (f" ({text})" if text and name != "source_weight" else ""))
+    return " · ".join(bits)
+
+
+def _explain_earlier(parts: Mapping) -> str:
+    """Scores stored before issue 9: relevance, source weight, freshness, editors' feedback."""
     bits = []
     if parts.get("matched"):
         bits.append("matched: " + ", ".join(parts["matched"]))
@@ -288,5 +211,12 @@ def explain(parts: Mapping) -> str:
     return " · ".join(bits)
 
 
+def _signed(value: float) -> str:
+    return ("+" if value > 0 else "-" if value < 0 else "") + _num(abs(value))
+
+
 def _num(value: float) -> str:
     return f"{round(float(value), 2):g}"
+
+
+__all__ = ["ADDITIVE", "Context", "Doc", "Score", "Scorer", "TopicTerms", "explain", "lexical", "score_items", "total"]

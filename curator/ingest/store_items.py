@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, Row, Table, and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from curator import embed, pagekind
 from curator.sources import Sources
 from curator.store.schema import feeds, item_sources, items
 
@@ -104,7 +105,7 @@ def save_items(conn: Connection, feed_id: int, rows: list[ItemRow]) -> int:
     new = 0
     if fresh:
         statement = insert_ignoring_conflicts(conn, items).returning(items.c.id, items.c.canonical_url)
-        inserted = dict(conn.execute(statement, [{"feed_id": feed_id, **vars(row)} for row in fresh]).all())
+        inserted = dict(conn.execute(statement, _with_vectors(feed_id, fresh)).all())
         new = len(inserted)
         # A row not inserted was inserted by another worker meanwhile: it is a source of that item.
         lost = [row.canonical_url for row in fresh if row.canonical_url not in inserted.values()]
@@ -119,6 +120,18 @@ def save_items(conn: Connection, feed_id: int, rows: list[ItemRow]) -> int:
             [{"item_id": item_id, "feed_id": feed_id, "url": url} for item_id, url in dict(sources).items()],
         )
     return new
+
+
+def _with_vectors(feed_id: int, rows: list[ItemRow]) -> list[dict]:
+    """Rows to insert, each with its embedding and page kind: worked out once here, never at each draft."""
+    vectors = embed.embed([embed.item_text(row.title, row.summary_text) for row in rows])
+    kinds = pagekind.predict([(row.url, row.title, row.summary_text) for row in rows], vectors)
+    version = pagekind.version()
+    return [
+        {"feed_id": feed_id, **vars(row), "embedding": embed.to_bytes(vector), "kind": name,
+         "kind_confidence": confidence, "kind_value": value, "kind_version": version}
+        for row, vector, (name, confidence, value) in zip(rows, vectors, kinds, strict=True)
+    ]
 
 
 def _first_of_each(rows: list[ItemRow]) -> list[ItemRow]:

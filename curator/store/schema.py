@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -108,6 +109,15 @@ items = Table(
     Column("published_at", UTCDateTime, nullable=False, index=True),
     Column("first_seen_at", UTCDateTime, nullable=False, default=now),
     Column("manual", Boolean, nullable=False, default=False),
+    # The item's meaning as a unit vector (curator.embed), computed once at ingest; NULL before 0005.
+    Column("embedding", LargeBinary),
+    # Its page kind (curator/pagekind.py), also worked out once at ingest, with the version that did it.
+    Column("kind", String(20)),
+    Column("kind_confidence", Float),
+    Column("kind_value", Float),
+    Column("kind_version", String(64)),
+    # Words of the article page's main text (curator/ingest/article.py), read for candidates only.
+    Column("word_count", Integer),
     UniqueConstraint("feed_id", "guid", name="uq_items_feed_guid"),
 )
 
@@ -128,6 +138,17 @@ item_scores = Table(
     Column("topic", String(100), primary_key=True),
     Column("score", Float, nullable=False),
     Column("parts", JSON, nullable=False),
+)
+
+# Editors' taste (curator/curate/taste.py): one row per training, the newest in use.
+taste_models = Table(
+    "taste_models",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("trained_at", UTCDateTime, nullable=False, default=now),
+    Column("fingerprint", String(64), nullable=False),  # of the decisions it learned from
+    Column("decisions", Integer, nullable=False, default=0),
+    Column("model", LargeBinary),  # NULL while there are too few decisions to learn from
 )
 
 issues = Table(

@@ -113,7 +113,7 @@ def takeover(url: str, tmp_path: Path) -> None:
         assert "took the scheduler lock" in second.text()
         with engine.connect() as conn:
             stored = set(conn.execute(text("SELECT id FROM apscheduler_jobs")).scalars())
-        assert stored == {"ingest", "draft", "send", "retention"}
+        assert stored == {"ingest", "draft", "send", "retention", "taste"}
 
         assert second.stop() == 0  # SIGTERM: clean shutdown, the lock released
         entries = [json.loads(line) for line in second.text().splitlines() if line.strip()]  # CURATOR_LOG_JSON

@@ -109,10 +109,10 @@ def test_print_schedule_shows_twelve_times_per_job_with_offsets_and_exits():
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert "Schedule in America/New_York" in out
-    for job in ("ingest:", "draft:", "send:", "retention:"):
+    for job in ("ingest:", "draft:", "send:", "retention:", "taste:"):
         assert job in out
     lines = [line for line in out.splitlines() if line.startswith("  ") and "UTC)" in line]
-    assert len(lines) == 48
+    assert len(lines) == 60  # five jobs, twelve runs each
     assert any(" -05:00 (14:00 UTC)" in line or " -04:00 (13:00 UTC)" in line for line in lines)
     assert "CURATOR_SCHEDULE_SEND='day=1st tue hour=9 minute=0'" in out
 
@@ -140,7 +140,7 @@ def test_curator_schedule_shows_the_next_runs_and_the_leader(db_url):
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
     assert data["timezone"] == "Europe/London" and data["leader"]["holder"] == "sched-host:99"
-    assert [job["id"] for job in data["jobs"]] == ["ingest", "draft", "send", "retention"]
+    assert [job["id"] for job in data["jobs"]] == ["ingest", "draft", "send", "retention", "taste"]
     send = data["jobs"][2]
     assert send["setting"] == "CURATOR_SCHEDULE_SEND" and len(send["next"]) == 2
     assert all(datetime.fromisoformat(t).strftime("%a %H:%M") == "Tue 09:00" for t in send["next"])

@@ -29,7 +29,8 @@ TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 @pytest.fixture
 def conf(settings, tmp_path):
-    return settings.model_copy(update={"feeds": newsroom.write_feeds_yaml(tmp_path)})
+    # One-line newsroom items: the score floor (min_pick_score) would leave the desk half empty.
+    return settings.model_copy(update={"feeds": newsroom.write_feeds_yaml(tmp_path), "min_pick_score": -100.0})
 
 
 @pytest.fixture
@@ -211,7 +212,9 @@ def test_sign_in_sets_a_signed_httponly_lax_secure_cookie(client, engine):
     assert (response.status_code, response.headers["location"]) == (303, "/desk/2026-12")
     cookie = next(c for c in response.headers.get_list("set-cookie") if c.startswith("curator_session="))
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Secure" in cookie
-    client.cookies.set("curator_session", client.cookies["curator_session"][:-2] + "xx")
+    tampered = client.cookies["curator_session"][:-2] + "xx"
+    client.cookies.clear()  # the jar keeps the cookie under the app's host: replace it, do not add a second
+    client.cookies.set("curator_session", tampered)
     assert client.get("/desk", follow_redirects=False).status_code == 303  # a tampered cookie is nobody
 
 
@@ -314,8 +317,10 @@ def test_issue_page_groups_candidates_by_topic_with_their_reasons(client, engine
     assert page.index('id="topic-career"') < page.index('id="topic-learning"') < page.index('id="topic-leadership"')
     first = drafted[0]
     assert f'id="pick-{first["id"]}"' in page
-    assert "matched: career, salary, promotion · relevance" in page
-    assert "source weight 1.5 · freshness" in page
+    # Issue 9: each part of the score with its words (see curator/curate/score.py).
+    assert "lexical +" in page and "(matched: career, salary, promotion)" in page
+    assert "semantic " in page and "kind " in page and "source weight +1.5 · freshness" in page
+    assert '<span class="kind">' in page  # the page kind beside the source
     career = page[page.index('id="topic-career"'):page.index('id="topic-learning"')]
     assert "quota of 2" in career  # the spares sit below the quota line
 

@@ -208,7 +208,9 @@ def test_fetch_feeds_now_with_progress(client, engine, conf, drafted, sign_in, t
                 break
             time.sleep(0.05)
     assert fragment.startswith('<div id="fetch-status"') and "<html" not in fragment
-    assert "Done: 1 feeds fetched" in fragment and "2 new items, 2 new candidates" in fragment
+    assert "Done: 1 feeds fetched" in fragment
+    found = re.search(r"2 new items, (\d+) new candidates", fragment)  # how many rank is the ranking's call
+    assert found and int(found.group(1)) >= 1, fragment
     assert "Show the new candidates" in fragment
     page = client.get(f"/desk/{PERIOD}/fetch").text  # the page for a browser without JavaScript
     assert "<html" in page and "Done: 1 feeds fetched" in page and 'http-equiv="refresh"' not in page

@@ -112,7 +112,7 @@ def test_the_overview_shows_the_schedule_the_leader_and_open_alerts(client, conf
     assert "day=1st tue hour=9 minute=0" in page and "CURATOR_SCHEDULE_SEND" in page
     assert page.count("(09:00 UTC)") >= 3  # the next draft and send runs, with their offsets
     assert "The send of 2026-05 was missed." in page
-    assert len(re.findall(r"\+00:00 \(\d\d:\d\d UTC\)", client.get("/ops/schedule").text)) == 48  # 4 jobs x 12
+    assert len(re.findall(r"\+00:00 \(\d\d:\d\d UTC\)", client.get("/ops/schedule").text)) == 60  # 5 jobs x 12
 
     response = post(client, f"/ops/alerts/{alert_id}/ack", ops, back="/ops/alerts")
     assert response.status_code == 303 and response.headers["location"] == "/ops/alerts"

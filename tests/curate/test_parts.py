@@ -1,0 +1,199 @@
+"""Each part of a score on its own: embeddings, semantic, kind, reputation, freshness, taste, and their sum."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from curator import embed
+from curator.curate import freshness, kind, reputation, semantic, taste
+from curator.curate.lexical import Doc
+from curator.curate.score import ADDITIVE, Context, explain, score_items, total
+from curator.sources import Topic
+
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+CAREER = Topic(name="career", description="Getting hired, growing in a role, being paid fairly.",
+               keywords=["career", "interview", "salary"],
+               examples=["How to negotiate a job offer", "Preparing for a software engineering interview"],
+               counter_examples=["We are hiring: apply now for this position"])
+PRODUCTIVITY = Topic(name="productivity", description="Focused, sustainable work; planning and attention.",
+                     keywords=["productivity", "focus", "deep work"],
+                     examples=["Time blocking: planning a week of focused work"])
+
+
+def doc(id: int, title: str, summary: str, url: str = "", feed: int | None = 1, days: float = 1) -> Doc:
+    vector = embed.to_bytes(embed.embed([embed.item_text(title, summary)])[0])
+    url = url or f"https://blog.example.org/{id}"
+    return Doc(id, title, summary, NOW - timedelta(days=days), feed, "", url, vector)
+
+
+def context(**changes) -> Context:
+    base = {"now": NOW, "half_life_days": 14.0, "source_weights": {}, "decisions": {}}
+    return Context(**{**base, **changes})
+
+
+# --- embeddings --------------------------------------------------------------------------
+
+
+def test_the_embedding_model_loads_from_the_package_and_touches_no_network(tmp_path):
+    # An audit hook sees every name lookup and connection the interpreter makes; HOME is empty, so no cache helps.
+    # (A local socket pair made by an import is not the network: only lookups and outgoing traffic count.)
+    script = textwrap.dedent("""
+        import sys
+        seen = []
+        NETWORK = {"socket.connect", "socket.getaddrinfo", "socket.gethostbyname", "socket.sendto", "socket.sendmsg"}
+        sys.addaudithook(lambda event, args: seen.append((event, args)) if event in NETWORK else None)
+        from curator import embed
+        v = embed.embed(["How to negotiate a salary", ""])
+        print(v.shape, round(float((v[0] ** 2).sum()), 3), float(abs(v[1]).sum()), seen)
+    """)
+    env = {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "0"}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "(2, 256) 1.0 0.0 []"
+
+
+def test_vectors_round_trip_through_storage_as_half_floats():
+    v = embed.embed(["Code review done well"])[0]
+    back = embed.from_bytes(embed.to_bytes(v))
+    assert len(embed.to_bytes(v)) == 512 and float(back @ v) > 0.999
+    assert not embed.from_bytes(None).any() and embed.stack([None, embed.to_bytes(v)]).shape == (2, 256)
+
+
+# --- semantic ----------------------------------------------------------------------------
+
+
+def test_meaning_finds_a_topic_without_its_words_and_counter_examples_push_down():
+    meaning = semantic.topic_meaning([CAREER, PRODUCTIVITY])
+    texts = ["Time blocking your calendar so mornings stay free for hard problems",
+             "Golf club opens a new eighteen-hole course by the lake"]
+    sims = semantic.similarities(embed.embed(texts), meaning)
+    assert sims.topic[0, 1] > sims.topic[0, 0]  # productivity, though it says neither "focus" nor "deep work"
+    assert sims.topic[0, 1] > sims.topic[1, 1]
+    assert semantic.part(0.4, 0.0, 0.0) > semantic.part(0.4, 0.6, 0.0)  # a closer counter-example costs
+    assert semantic.part(0.4, 0.0, 0.0) > semantic.part(0.4, 0.0, 0.6)  # so does a closer other topic
+    assert "closer to “x”" in semantic.words(0.2, 0.5, "x", 0.0, "Career")
+
+
+# --- kind --------------------------------------------------------------------------------
+
+
+def test_the_kind_model_is_shipped_versioned_and_loaded_once():
+    first = kind.model()
+    assert first is kind.model() and first.version.startswith("kind-")
+    assert set(first.classes) >= {"article", "job_posting", "release_notes"}
+    assert kind.MODEL_FILE.stat().st_size < 200_000
+
+
+def test_a_job_posting_and_release_notes_are_worth_far_less_than_an_article():
+    rows = [
+        ("https://jobs.example.com/jobs/senior-engineer-123", "Senior Software Engineer - Apply now",
+         "We are hiring a senior engineer. Competitive salary and benefits; apply today."),
+        ("https://github.com/acme/lib/releases/tag/v2.3.1", "Release v2.3.1", "Changelog: bug fixes and updates."),
+        ("https://blog.example.org/posts/code-review", "What a good code review looks like",
+         "How reviewers and authors can make code review faster and kinder, with examples from our team."),
+    ]
+    vectors = embed.embed([embed.item_text(t, s) for _, t, s in rows])
+    job, release, article = kind.classify(rows, vectors)
+    assert job.name == "job_posting" and release.name == "release_notes" and article.name in kind.RESOURCES
+    assert job.value <= article.value - 3 and release.value <= article.value - 3
+    assert "job posting" in job.words()
+
+
+def test_thin_items_are_marked_and_penalised_not_dropped():
+    assert kind.is_thin("my-first-post", "some text", "https://x.example/my-first-post")
+    assert kind.is_thin("A real title", "", "https://x.example/a")
+    assert not kind.is_thin("A real title", "A summary.", "https://x.example/a")
+    rows = [("https://x.example/a", "Debugging a memory leak", ""),
+            ("https://x.example/b", "Debugging a memory leak", "How we found a leak in our service with heap dumps.")]
+    thin, full = kind.classify(rows, embed.embed([embed.item_text(t, s) for _, t, s in rows]))
+    assert thin.thin and not full.thin and thin.value < full.value and "thin" in thin.words()
+
+
+# --- reputation, freshness ---------------------------------------------------------------
+
+
+def test_reputation_is_a_smoothed_approval_rate():
+    assert reputation.part(0, 0) == 0.0
+    assert 0 < reputation.part(1, 0) < reputation.part(5, 0) < reputation.SCALE / 2
+    assert reputation.part(0, 3) < 0 and reputation.part(2, 2) == 0.0
+    assert reputation.words(3, 1) == "source: 3 approved, 1 rejected before"
+
+
+def test_freshness_halves_every_half_life():
+    assert [freshness.part(NOW - timedelta(days=d), NOW, 14) for d in (0, 14, 28)] == [1.0, 0.5, 0.25]
+    assert freshness.part(NOW + timedelta(days=1), NOW, 14) == 1.0  # a future date is new, not fresher
+
+
+# --- taste -------------------------------------------------------------------------------
+
+
+def _examples(texts_labels):
+    vectors = embed.embed([t for t, _ in texts_labels])
+    return [taste.Example(v, "article", 1, float(label), 1.0, t) for v, (t, label) in zip(vectors, texts_labels,
+                                                                                          strict=True)]
+
+
+def test_taste_learns_what_editors_approve_and_says_why():
+    found = _examples([
+        ("Negotiating a raise with your manager", 1), ("Preparing for a staff engineer interview", 1),
+        ("Writing a resume for a career change", 1), ("Getting promoted to senior engineer", 1),
+        ("Celebrity gossip of the week", 0), ("Crypto coin price prediction", 0),
+        ("Horoscope for developers", 0), ("Luxury watches on sale", 0),
+    ])
+    assert taste.fit(found[:3]) is None  # too few decisions, and of one kind only
+    model = taste.fit(found)
+    assert model is not None and model.decisions == 8
+    back = taste.Model.from_bytes(model.to_bytes(), version=3)
+    scorer = taste.Taste(back, found)
+    values, words = scorer(embed.embed(["How to negotiate your salary offer", "Top ten celebrity outfits"]),
+                           [1, 1], ["article", "article"])
+    assert values[0] > 0 > values[1]
+    assert abs(values[0]) < taste.SCALE  # eight decisions are not full confidence
+    assert words[0].startswith("like ") and "you approved" in words[0] and "v3" in words[0]
+
+
+# --- the sum -----------------------------------------------------------------------------
+
+
+def test_the_parts_add_up_to_the_score_and_each_has_words():
+    docs = [
+        doc(1, "How to negotiate your salary at the interview", "Scripts for the recruiter call and the offer."),
+        doc(2, "Time blocking for deep work", "Planning mornings for focus and avoiding burnout.", feed=2),
+        doc(3, "Golf club opens new course", "The eighteen-hole course opens to members.", feed=None),
+    ]
+    scores = score_items(docs, [CAREER, PRODUCTIVITY], context(source_weights={2: 1.5}, decisions={1: (3, 1)}))
+    assert scores
+    for s in scores:
+        assert set(ADDITIVE) <= set(s.parts) and s.score == total(s.parts)
+        assert abs(s.score - sum(s.parts[name] for name in ADDITIVE)) < 1e-6
+        assert set(ADDITIVE) - {"taste"} <= set(s.words)
+        explained = explain({**s.parts, "words": s.words})
+        assert "lexical" in explained and "kind" in explained and "matched:" in explained
+    got = {(s.item_id, s.topic): s for s in scores}
+    assert got[(1, "career")].parts["reputation"] > 0 and got[(1, "career")].parts["matched"]
+    assert got[(2, "productivity")].parts["source_weight"] == 1.5
+    assert got[(1, "career")].score > got.get((3, "career"), got[(1, "career")])._replace(score=-99).score
+
+
+def test_an_exclusion_keyword_keeps_an_item_out_of_that_topic_even_by_meaning():
+    topic = CAREER.model_copy(update={"exclude": ["sponsored"]})
+    scores = score_items([doc(1, "Sponsored: negotiate your salary", "A career interview guide.")], [topic],
+                         context())
+    assert scores == []
+
+
+def test_an_item_stored_without_a_vector_scores_by_its_words_alone():
+    bare = doc(1, "Career interview notes", "Salary talk.")._replace(vector=None)
+    (s,) = score_items([bare], [CAREER], context())
+    assert s.parts["semantic"] == 0.0 and s.words["semantic"] == "no vector stored"
+
+
+@pytest.mark.parametrize("value", [np.float32(0.5)])
+def test_taste_part_grows_with_decisions(value):
+    assert taste.part(0.9, 5) < taste.part(0.9, 50) < taste.SCALE and taste.part(float(value), 50) == 0.0
