@@ -65,7 +65,9 @@ def test_killed_workers_leave_no_duplicate_and_no_one_out(settings, engine, issu
     signer = Signer()
     app = create_app(settings.model_copy(update={"sendgrid_webhook_public_key": signer.public_key}), engine)
     with TestClient(app) as client, SendGridWithWebhook(client, signer, validate=True, faults=faults) as sg:
-        env = worker_env(settings, sg.url)
+        # A live worker whose answer takes longer than the lease is taken for dead: 5 s and 10 s keep
+        # that for killed workers even on a busy machine, and a killed one's batch waits only 11.5 s.
+        env = worker_env(settings, sg.url, CURATOR_SENDGRID_TIMEOUT="5", CURATOR_SEND_LEASE_SECONDS="10")
         with open(tmp_path / "workers.log", "wb") as log:
             for _ in range(4):
                 worker = start_worker(env, log)
