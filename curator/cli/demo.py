@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 import time
 from datetime import datetime
 from pathlib import Path
@@ -178,11 +179,24 @@ def _stop_for_review(folder: Path, env_file: Path, period: str, draft) -> None:
 
 
 def _next_steps(folder: Path, env_file: Path) -> None:
+    curator = _curator_command()
     console.print(
         "\n[bold]Try the desk and the console[/] (in this shell):\n"
         f"  set -a; . {env_file}; set +a\n"
-        "  curator users add you@example.com --role admin\n"
-        "  curator serve            # then open http://localhost:8000/desk\n"
-        "Sends started from the console are delivered by `curator worker` (or the scheduler).",
+        f"  {curator} users add you@example.com --role admin\n"
+        f"  {curator} serve            # then open http://localhost:8000/desk\n"
+        f"Sends started from the console are delivered by `{curator} worker` (or the scheduler).",
         highlight=False,
     )
+
+
+def _curator_command() -> str:
+    """`curator` when the shell finds this one; else its path (after `make demo`, .venv is not on PATH)."""
+    here = Path(sys.argv[0]).resolve()
+    found = shutil.which("curator")
+    if here.name != "curator" or (found and Path(found).resolve() == here):
+        return "curator"
+    try:
+        return str(here.relative_to(Path.cwd()))
+    except ValueError:
+        return str(here)
