@@ -30,6 +30,18 @@ log = logging.getLogger("scheduler")
 DELIVER_EVERY = 60  # seconds between the leader's delivery passes (CURATOR_SCHEDULER_DELIVERS)
 
 
+class _SharedEngineJobStore(SQLAlchemyJobStore):
+    """APScheduler's SQLAlchemy job store on an engine it does not own.
+
+    The stock shutdown() disposes the engine, which here is the daemon's: the heartbeat thread
+    still uses it while the scheduler shuts down, and a connection it held then went back into
+    the discarded pool and was left open until the garbage collector found it.
+    """
+
+    def shutdown(self) -> None:
+        pass  # the engine's owner (the daemon, a test) disposes it
+
+
 def build_scheduler(settings: Settings, engine: Engine, stop: threading.Event | None = None) -> BlockingScheduler:
     """A BlockingScheduler whose jobs live in the project's database, one per JobSpec.
 
@@ -37,7 +49,7 @@ def build_scheduler(settings: Settings, engine: Engine, stop: threading.Event | 
     part of the calendar) works through sends under way every minute, and right after the send job.
     """
     found = triggers(settings)
-    jobstore = SQLAlchemyJobStore(engine=engine, tablename=JOBSTORE_TABLE)
+    jobstore = _SharedEngineJobStore(engine=engine, tablename=JOBSTORE_TABLE)
     scheduler = BlockingScheduler(
         jobstores={"default": jobstore, "local": MemoryJobStore()},
         executors={"default": ThreadPoolExecutor(max_workers=len(JOBS) + 2)},

@@ -10,11 +10,13 @@ on CI, where they fail.
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.pool import Pool
 
 from curator import store
 from curator.store import schema
@@ -156,3 +158,53 @@ def _dispose_cli_engine():
         state._engine.dispose()
         state._engine = None
     state._settings = None
+
+
+# -- no database connection outlives its test
+#
+# A connection still checked out when its test ends is returned later, by a thread or the garbage
+# collector, often into the pool of an engine disposed meanwhile; psycopg then warns "Connection
+# ... was deleted while still open" in whichever later test the collector happens to run. So
+# every checkout is noted with where it came from, and a test that leaves one out fails itself.
+
+_checked_out: dict[int, tuple[str, str]] = {}  # id(pool record) -> (test, where it was checked out)
+_current_test = ["(no test)"]
+
+
+def _caller() -> str:
+    """The innermost frames of this project: who asked for the connection."""
+    frame, found = sys._getframe(2), []
+    while frame is not None and len(found) < 4:
+        name = frame.f_code.co_filename
+        if name.startswith(_OURS):
+            found.append(f"{Path(name).relative_to(REPO)}:{frame.f_lineno} {frame.f_code.co_name}")
+        frame = frame.f_back
+    return " < ".join(found) or "outside this project's code"
+
+
+_OURS = tuple(str(REPO / part) for part in ("curator", "scheduler", "tests", "bench"))
+
+
+@event.listens_for(Pool, "checkout")
+def _noted_checkout(_dbapi_conn, record, _proxy) -> None:
+    _checked_out[id(record)] = (_current_test[0], _caller())
+
+
+@event.listens_for(Pool, "checkin")
+def _noted_checkin(_dbapi_conn, record) -> None:
+    _checked_out.pop(id(record), None)
+
+
+@pytest.fixture(autouse=True)
+def _no_connection_outlives_its_test(request):
+    """Set up first, so it checks after every other fixture of the test has closed its engines."""
+    _current_test[0] = request.node.nodeid
+    yield
+    left = [where for test, where in _checked_out.values() if test == request.node.nodeid]
+    _checked_out.clear()
+    if left:
+        pytest.fail(
+            f"{len(left)} database connection(s) still checked out after the test, taken at: "
+            + "; ".join(left) + ". Close them (a `with` block) or stop the thread that holds them.",
+            pytrace=False,
+        )

@@ -200,6 +200,22 @@ def extend(conn: Connection, key: str, until) -> None:
     )
 
 
+def hold(conn: Connection, key: str, until) -> bool:
+    """Just before a request: keep the batch's lease until at least `until`.
+
+    False when the batch is no longer in flight: its lease ran out while it waited (behind
+    another batch, a retry, a rate limit) and it went uncertain, or it was settled. Such a
+    batch must not be posted: reconciliation may already have given its rows to another one.
+    """
+    lease = send_batches.c.lease_until
+    result = conn.execute(
+        update(send_batches)
+        .where(send_batches.c.key == key, send_batches.c.state == "inflight")
+        .values(lease_until=case((lease < until, until), else_=lease))
+    )
+    return result.rowcount == 1
+
+
 def split(conn: Connection, claim_: Claim, *, worker: str, lease_seconds: float) -> list[Claim]:
     """A 413: the batch's rows move into two new batches of half the size."""
     split_note = "too large for one request: split in two"

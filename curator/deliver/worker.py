@@ -284,6 +284,10 @@ class Worker:
                 self._extend(batch.key, wait)
             if wait > 0:
                 time.sleep(wait)  # not interruptible: the slot is reserved, and the batch is committed
+            if not self._hold(batch.key):
+                log.warning("batch %s lost its lease before its request and was not posted; "
+                            "reconciliation decides its rows", batch.key)
+                return
             result = self.backend.send_batch(message)
             self.report.requests += 1
             attempts += result.outcome is not Outcome.RATE_LIMITED
@@ -357,6 +361,11 @@ class Worker:
         """Exponential, with jitter: half the delay fixed, half random."""
         ceiling = min(self.settings.send_retry_max_seconds, self.settings.send_retry_base_seconds * 2 ** (attempts - 1))
         return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+    def _hold(self, key: str) -> bool:
+        until = datetime.now(UTC) + timedelta(seconds=self.settings.send_lease_seconds)
+        with self._begin() as conn:
+            return ledger.hold(conn, key, until)
 
     def _extend(self, key: str, wait: float) -> None:
         until = datetime.now(UTC) + timedelta(seconds=wait + self.settings.send_lease_seconds)

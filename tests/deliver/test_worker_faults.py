@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import insert, select
 
 from curator import deliver, subscribers
-from curator.deliver import throttle
+from curator.deliver import ledger, throttle
 from curator.errors import DeliveryError
 from curator.store.schema import deliveries, issues, now, rate_limits, send_batches
 from curator.store.schema import subscribers as subscribers_table
@@ -41,6 +41,24 @@ def test_with_a_fifth_of_requests_failing_everyone_is_accepted_exactly_once(sg_s
     assert report.sent == 3000 and report.failed == 0
     with engine.connect() as conn:
         assert conn.execute(select(issues.c.status)).scalar() == "sent"
+
+
+def test_a_batch_whose_lease_ran_out_before_its_request_is_not_posted(sg_settings, engine, sg, issue):
+    """A claimed batch that waited past its lease (behind another batch, a retry, a rate limit) went
+    uncertain; reconciliation gives its rows to a new batch, so its worker must not post it as well."""
+    audience = add_audience(engine, 5, variants=1)
+    deliver.start(engine, PERIOD, "test")
+    with engine.begin() as conn:
+        late = ledger.claim(conn, issue, size=5, worker="slow worker", lease_seconds=-1)
+    with engine.begin() as conn:
+        assert ledger.expire_leases(conn, issue, decide_after=-1) == [late.key]
+    deliver.Worker(sg_settings, engine).deliver(PERIOD, late)
+    assert sg.stats()["requests"] == 0
+    with engine.begin() as conn:
+        assert ledger.reconcile(conn, issue, policy="resend", max_attempts=5, cancelled=False)["resent"] == 5
+    deliver.Worker(sg_settings, engine).run()
+    assert sorted(sg.recipients()) == sorted(audience)
+    assert sg.duplicates() == {}
 
 
 def test_nobody_suppressed_unsubscribed_or_unconfirmed_gets_the_issue(sg_settings, engine, sg, issue):

@@ -32,7 +32,12 @@ def test_four_workers_never_claim_the_same_row(pg_url, pg_engine, tmp_path, sett
     pg_settings = Settings(**{**settings.model_dump(), "database_url": pg_url})
     with SendGridServer(validate=True) as sg:
         # A shared rate of 25 requests/s spreads the 60 batches over a few seconds: every worker gets some.
-        env = worker_env(pg_settings, sg.url, CURATOR_SEND_BATCH_SIZE="100", CURATOR_SEND_RATE_REQUESTS="25")
+        # Nobody is killed here, so the default timeout, lease and reconcile wait: with the crash test's
+        # 1.5 s and 2 s, a worker starved on a busy machine was taken for dead and its batch resent.
+        env = worker_env(
+            pg_settings, sg.url, CURATOR_SEND_BATCH_SIZE="100", CURATOR_SEND_RATE_REQUESTS="25",
+            CURATOR_SENDGRID_TIMEOUT="30", CURATOR_SEND_LEASE_SECONDS="300", CURATOR_SEND_RECONCILE_SECONDS="600",
+        )
         done = subprocess.run(
             [sys.executable, "-m", "curator", "send", PERIOD, "--workers", "4", "--yes"], env=env, cwd=REPO,
             capture_output=True, text=True, timeout=300,

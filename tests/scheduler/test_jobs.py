@@ -78,6 +78,17 @@ def assert_sent_once(settings, engine) -> None:
     assert status_of(engine) == "sent"
 
 
+def test_stopping_the_scheduler_leaves_its_engine_to_the_owner(job_settings, engine):
+    """APScheduler's job store used to dispose the daemon's engine at shutdown, under the heartbeat
+    thread's feet: a connection that thread held went back into a discarded pool and stayed open."""
+    scheduler = daemon.build_scheduler(job_settings, engine)
+    pool = engine.pool
+    with engine.connect() as heartbeat:  # checked out across the shutdown, as the heartbeat's may be
+        scheduler.remove_jobstore("default")  # what shutdown() does to each job store
+        heartbeat.execute(select(1))
+    assert engine.pool is pool and pool.checkedin() >= 1
+
+
 def test_the_send_job_fired_twice_sends_once(job_settings, engine):
     make_issue(engine)
     add_audience(engine, AUDIENCE)

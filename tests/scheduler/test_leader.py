@@ -42,6 +42,8 @@ class Daemon:
             self.proc.send_signal(signal.SIGTERM)
         try:
             return self.proc.wait(timeout=DEADLINE)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"scheduler {self.pid} did not stop within {DEADLINE:.0f} s of SIGTERM:\n{self.text()}")
         finally:
             self.close()
 
@@ -82,11 +84,16 @@ def held_by(engine, pid: int) -> dict | None:
 
 
 def advisory_holder(engine) -> str | None:
-    """The application_name of the session holding the scheduler's advisory lock, from pg_locks."""
+    """The application_name of the session holding the scheduler's advisory lock, from pg_locks.
+
+    Advisory locks belong to a database, and pg_locks shows the whole server's: other test runs'
+    schedulers hold the same key in their own databases.
+    """
     with engine.connect() as conn:
         return conn.execute(
             text("SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
-                 " WHERE l.locktype = 'advisory' AND l.granted AND l.classid = :c AND l.objid = :o"),
+                 " WHERE l.locktype = 'advisory' AND l.granted AND l.classid = :c AND l.objid = :o"
+                 " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"),
             {"c": ADVISORY_CLASSID, "o": ADVISORY_OBJID},
         ).scalar()
 
