@@ -119,7 +119,7 @@ def issue_content(
     rows = conn.execute(
         select(
             picks.c.topic, picks.c.blurb, items.c.title, items.c.canonical_url,
-            items.c.summary_text, feeds.c.title.label("source"),
+            items.c.summary_text, items.c.published_at, feeds.c.title.label("source"), *_reading_time(),
         )
         .join(items, items.c.id == picks.c.item_id)
         .outerjoin(feeds, feeds.c.id == items.c.feed_id)
@@ -131,7 +131,8 @@ def issue_content(
         by_topic.setdefault(row["topic"], []).append(
             PickView(
                 title=row["title"], url=row["canonical_url"], summary_text=row["summary_text"],
-                blurb=row["blurb"], source=row["source"] or "",
+                blurb=row["blurb"], source=row["source"] or "", published=row["published_at"].date(),
+                reading_minutes=row.get("reading_minutes") or None,
             )
         )
     titles = dict(topics)
@@ -145,6 +146,14 @@ def issue_content(
         period=period, subject=issue["subject"], preheader=issue["preheader"],
         intro=issue["intro"], sections=sections,
     )
+
+
+def _reading_time() -> list:
+    """The item's reading time in minutes, once ingest measures it (a column the curation work adds)."""
+    for name in ("reading_minutes", "reading_time_minutes", "reading_time"):
+        if name in items.c:
+            return [items.c[name].label("reading_minutes")]
+    return []
 
 
 # --- an editor's work on an issue: only while it is a draft or in review ----------------

@@ -28,7 +28,7 @@ from markupsafe import Markup
 
 from curator import tokens
 from curator.config import Settings, resource_path
-from curator.content import IssueContent
+from curator.content import ONLY_PREFIX, IssueContent
 
 SUBSTITUTION_KEYS = ("-name-", "-unsubscribe_url-", "-preferences_url-")  # SendGrid substitution tags
 NAME_FALLBACK = "there"  # "Hi there," when we do not know the name
@@ -100,9 +100,19 @@ def environment(folder: Path | None = None) -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(link=_link, wrap=_wrap, paragraphs=_paragraphs, shorten=_shorten)
+    env.filters.update(link=_link, wrap=_wrap, paragraphs=_paragraphs, shorten=_shorten, pick_meta=pick_meta)
     env.globals["sender_line"] = sender_line
     return env
+
+
+def pick_meta(pick) -> str:
+    """A pick's source, date and reading time: `Careers Weekly · 3 Dec 2026 · 6 min read`."""
+    parts = [pick.source] if pick.source else []
+    if pick.published:
+        parts.append(f"{pick.published.day} {pick.published:%b %Y}")
+    if pick.reading_minutes:
+        parts.append(f"{max(1, round(pick.reading_minutes))} min read")
+    return " · ".join(parts)
 
 
 def sender_line(settings: Settings) -> str:
@@ -161,14 +171,30 @@ def list_unsubscribe_headers(settings: Settings, subscriber: Mapping) -> dict[st
 
 def variant_topics(variant: str) -> list[str]:
     """The topic list a variant key stands for ("" is: no preference, feeds.yaml order)."""
-    return [t for t in variant.split(",") if t]
+    return [t for t in variant.removeprefix(ONLY_PREFIX).split(",") if t]
 
 
-def _context(content: IssueContent, topics: Sequence[str], settings: Settings, personal: bool) -> dict:
-    sections = content.ordered_for(list(topics))
+def variant_only(variant: str) -> bool:
+    """Whether a variant key is for "only my topics" (see subscribers.audience_select)."""
+    return variant.startswith(ONLY_PREFIX)
+
+
+def variant_key(topics: Sequence[str], only: bool = False) -> str:
+    joined = ",".join(topics)
+    return ONLY_PREFIX + joined if only and joined else joined
+
+
+def _context(
+    content: IssueContent, topics: Sequence[str], settings: Settings, personal: bool, only: bool = False
+) -> dict:
+    sections = content.ordered_for(list(topics), only=only and personal)
+    # Where the subscriber's own topics end, when others follow them.
+    mine = sum(1 for s in sections if s.topic in topics) if personal else 0
     return {
         "content": content,
         "sections": sections,
+        "mine": mine if 0 < mine < len(sections) else 0,
+        "only": only and personal and bool(topics),
         "preheader": content.preheader or _shorten(" · ".join(s.title for s in sections), 140),
         "name": _Literal("-name-") if personal else NAME_FALLBACK,
         "unsubscribe_url": _Literal("-unsubscribe_url-"),
@@ -176,17 +202,21 @@ def _context(content: IssueContent, topics: Sequence[str], settings: Settings, p
         "archive_url": _Literal(archive_url(settings, content.period)),
         "archive_index_url": _Literal(archive_url(settings)),
         "subscribe_url": _Literal(subscribe_url(settings)),
+        "home_url": _Literal(_base_url(settings) + "/"),
+        "feed_url": _Literal(_base_url(settings) + "/archive.atom"),
         "personal": personal,
         "settings": settings,
     }
 
 
-def render_variant(content: IssueContent, topics: Sequence[str] | str, settings: Settings) -> Rendered:
-    """The issue for one topic set; per-recipient values are left as SUBSTITUTION_KEYS tags."""
+def render_variant(
+    content: IssueContent, topics: Sequence[str] | str, settings: Settings, only: bool = False
+) -> Rendered:
+    """The issue for one topic set (a list, or a variant key); per-recipient values are left as tags."""
     if isinstance(topics, str):
-        topics = variant_topics(topics)
+        topics, only = variant_topics(topics), variant_only(topics)
     env = environment()
-    context = _context(content, topics, settings, personal=True)
+    context = _context(content, topics, settings, personal=True, only=only)
     return Rendered(
         subject=_neutralize_text(content.subject),
         html=_inline(env.get_template("issue.html").render(context)),
@@ -223,8 +253,10 @@ def render_for(content: IssueContent, subscriber: Mapping, settings: Settings) -
     """The issue exactly as one subscriber receives it (previews, the outbox, tests)."""
     topics = subscriber.get("topics")
     if topics is None:
-        topics = variant_topics(subscriber.get("variant") or "")
-    return personalize(render_variant(content, topics, settings), recipient_values(settings, subscriber))
+        return personalize(render_variant(content, subscriber.get("variant") or "", settings),
+                           recipient_values(settings, subscriber))
+    body = render_variant(content, topics, settings, only=bool(subscriber.get("only_my_topics")))
+    return personalize(body, recipient_values(settings, subscriber))
 
 
 def render_confirmation(settings: Settings, subscriber: Mapping) -> Rendered:

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData(
@@ -187,6 +188,12 @@ subscribers = Table(
     Column("confirmed_at", UTCDateTime),
     Column("unsubscribed_at", UTCDateTime),
     Column("source", String(50), nullable=False, default="cli"),
+    # "only my topics": the email carries their topics alone instead of all topics, theirs first.
+    Column("only_my_topics", Boolean, nullable=False, default=False, server_default=false()),
+    # An address change waits here until the new address confirms it.
+    Column("new_email", String(320)),
+    Column("unsubscribe_reason", String(200)),
+    Column("welcomed_at", UTCDateTime),
     CheckConstraint(_in("status", SUBSCRIBER_STATUSES), name="status"),
 )
 
@@ -303,4 +310,14 @@ alerts = Table(
     Column("period", String(7)),
     Column("message", Text, nullable=False),
     Column("acknowledged", Boolean, nullable=False, default=False),
+)
+
+# The schedule as ops edited it in the console: a job's cron fields, over the CURATOR_SCHEDULE_* default.
+schedule_overrides = Table(
+    "schedule_overrides",
+    metadata,
+    Column("job", String(50), primary_key=True),
+    Column("fields", String(300), nullable=False),
+    Column("updated_by", String(320), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False, default=now),
 )

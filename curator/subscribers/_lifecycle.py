@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Select, Text, cast, delete, exists, insert, select, update
+from sqlalchemy import Connection, Select, Text, and_, case, cast, delete, exists, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
 from curator import tokens
 from curator.config import Settings
+from curator.content import ONLY_PREFIX
 from curator.errors import BadToken, IllegalTransition, InvalidAddress, NotFound
 from curator.store.schema import now, subscribers, suppressions
 from curator.subscribers._addresses import clean_name, clean_topics, normalize_email
@@ -264,15 +265,20 @@ def unsubscribe(conn: Connection, subscriber_id: int, detail: str = "") -> dict:
 def audience_select() -> Select:
     """Who receives an issue: active subscribers not suppressed, with their variant key.
 
-    Columns subscriber_id, email, name, variant (the topic list joined by ","), ordered by
-    id; usable in INSERT INTO deliveries ... SELECT. The variant is worked out once per
-    distinct topic list (a million subscribers share a few dozen), not once per subscriber.
+    Columns subscriber_id, email, name, variant (the topic list joined by ",", prefixed by
+    ONLY_PREFIX for those who chose "only my topics"), ordered by id; usable in INSERT INTO
+    deliveries ... SELECT. The variant is worked out once per distinct (topic list, choice)
+    (a million subscribers share a few dozen), not once per subscriber.
     """
     topic_list = cast(subscribers.c.topics, Text)  # as text: PostgreSQL cannot group json
-    lists = select(topic_list.label("topics")).distinct().subquery("topic_lists")
+    lists = select(topic_list.label("topics"), subscribers.c.only_my_topics.label("only")).distinct().subquery(
+        "topic_lists"
+    )
+    joined = joined_topics(lists.c.topics)
+    variant = case((and_(lists.c.only, joined != ""), literal(ONLY_PREFIX) + joined), else_=joined)
     variants = (
-        select(lists.c.topics, joined_topics(lists.c.topics).label("variant"))
-        .group_by(lists.c.topics)  # a grouped subquery stays one: its variants are not recomputed per row
+        select(lists.c.topics, lists.c.only, variant.label("variant"))
+        .group_by(lists.c.topics, lists.c.only)  # a grouped subquery stays one: its variants are not recomputed
         .subquery("variants")
     )
     return (
@@ -282,7 +288,8 @@ def audience_select() -> Select:
             subscribers.c.name,
             variants.c.variant,
         )
-        .join_from(subscribers, variants, topic_list == variants.c.topics)
+        .join_from(subscribers, variants, and_(topic_list == variants.c.topics,
+                                               subscribers.c.only_my_topics == variants.c.only))
         .where(subscribers.c.status == "active", ~exists().where(suppressions.c.email == subscribers.c.email))
         .order_by(subscribers.c.id)
     )
