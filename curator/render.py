@@ -289,3 +289,43 @@ def render_unsubscribe_link(settings: Settings, subscriber: Mapping) -> Rendered
         html=_inline(env.get_template("unsubscribe_link.html").render(context)),
         text=env.get_template("unsubscribe_link.txt").render(context),
     )
+
+
+def address_url(settings: Settings, subscriber: Mapping) -> str:
+    """The link that confirms a subscriber's waiting new address (bound to that address)."""
+    token = tokens.make_token(settings, "address", _subscriber_id(subscriber), subscriber["new_email"])
+    return f"{_base_url(settings)}/address/{token}"
+
+
+def render_welcome(settings: Settings, subscriber: Mapping, latest: str | None) -> Rendered:
+    """After confirming: what to expect, the latest issue's link, and their own links."""
+    context = {
+        "name": " ".join(str(subscriber.get("name") or "").split()),
+        "latest_url": _Literal(archive_url(settings, latest)) if latest else "",
+        "archive_index_url": _Literal(archive_url(settings)),
+        "preferences_url": _Literal(preferences_url(settings, subscriber)),
+        "unsubscribe_url": _Literal(unsubscribe_url(settings, subscriber)),
+        "topics": list(subscriber.get("topics") or []),
+        "only": bool(subscriber.get("only_my_topics")),
+        "settings": settings,
+    }
+    return _transactional("welcome", f"Welcome to {settings.from_name}", context)
+
+
+def render_address_change(settings: Settings, subscriber: Mapping) -> Rendered:
+    """To the new address: one signed link that moves the subscription there."""
+    context = {
+        "address_url": _Literal(address_url(settings, subscriber)),
+        "old": subscriber["email"], "new": subscriber["new_email"],
+        "days": settings.confirm_max_age_days, "settings": settings,
+    }
+    return _transactional("address", f"Confirm your new address for {settings.from_name}", context)
+
+
+def _transactional(name: str, subject: str, context: dict) -> Rendered:
+    env = environment()
+    return Rendered(
+        subject=subject,
+        html=_inline(env.get_template(f"{name}.html").render(context)),
+        text=env.get_template(f"{name}.txt").render(context),
+    )

@@ -5,6 +5,20 @@ per address. Topics are stored as a JSON list in feeds.yaml order; the variant k
 subscriber is that list joined by ",".
 """
 
+from curator.subscribers._account import (
+    REASONS,
+    address_change,
+    confirm_address_change,
+    confirmation_resend_due,
+    latest_issue,
+    record_confirmation_resend,
+    record_unsubscribe_reason,
+    request_address_change,
+    send_address_confirmation,
+    send_welcome,
+    undo_unsubscribe,
+    welcome_due,
+)
 from curator.subscribers._addresses import ascii_address, clean_name, clean_topics, normalize_email, split_topics
 from curator.subscribers._files import CSV_TOPIC_SEP, ImportReport, Rejected, export_csv, import_csv, read_csv
 from curator.subscribers._lifecycle import (
@@ -39,6 +53,9 @@ from curator.subscribers._relink import (
 )
 
 __all__ = [
+    "REASONS", "address_change", "confirm_address_change", "confirmation_resend_due", "latest_issue",
+    "record_confirmation_resend", "record_unsubscribe_reason", "request_address_change", "send_address_confirmation",
+    "send_welcome", "undo_unsubscribe", "welcome_due",
     "CSV_TOPIC_SEP", "PERMANENT_REASONS", "RESEND_AFTER", "SUPPRESSION_RANK", "TRANSITIONS", "ImportReport", "Mailer",
     "Rejected", "add", "ascii_address", "audience", "audience_select", "clean_name", "clean_topics", "confirm",
     "confirmable", "export_csv", "export_data", "find", "forget", "from_token", "get", "import_csv", "is_suppressed",

@@ -4,6 +4,8 @@ Every status change goes through `_move`, which refuses moves not in TRANSITIONS
 guarded by the status it read, like editorial.transition for issues:
 
     pending ──confirm──► active ──unsubscribe──► unsubscribed ──subscribe again──► pending
+                           ▲                        │
+                           └──undo (their own link)─┘
        └────────── any of these ──► bounced ──► complained (final)
 """
 
@@ -26,7 +28,7 @@ from curator.subscribers._sql import joined_topics
 TRANSITIONS: dict[str, set[str]] = {
     "pending": {"active", "unsubscribed", "bounced", "complained"},
     "active": {"unsubscribed", "bounced", "complained"},
-    "unsubscribed": {"pending", "bounced", "complained"},
+    "unsubscribed": {"pending", "active", "bounced", "complained"},  # active: the undo right after, see _account
     "bounced": {"complained"},
     "complained": set(),
 }
@@ -175,7 +177,7 @@ def add(
 
 def subscribe(
     conn: Connection, address: str, *, name: str = "", topics: Sequence[str] = (),
-    known_topics: Sequence[str] | None = None,
+    known_topics: Sequence[str] | None = None, only_my_topics: bool = False,
 ) -> tuple[dict | None, bool]:
     """The public form: a PENDING subscriber (double opt-in); returns it and whether to mail a confirmation.
 
@@ -189,14 +191,17 @@ def subscribe(
     if blocked is not None and blocked["reason"] in PERMANENT_REASONS:
         return find(conn, email), False
     sub = find(conn, email)
+    only = bool(only_my_topics and topic_list)
     if sub is None:
-        return _insert(conn, email, clean, topic_list, "pending", "web"), True
-    if sub["status"] == "pending":
+        sub = _insert(conn, email, clean, topic_list, "pending", "web")
+    elif sub["status"] == "pending":
         conn.execute(update(subscribers).where(subscribers.c.id == sub["id"]).values(name=clean, topics=topic_list))
-        return get(conn, sub["id"]), True
-    if sub["status"] == "unsubscribed":
-        return _move(conn, sub, "pending", name=clean, topics=topic_list, source="web"), True
-    return sub, False
+    elif sub["status"] == "unsubscribed":
+        sub = _move(conn, sub, "pending", name=clean, topics=topic_list, source="web")
+    else:
+        return sub, False
+    conn.execute(update(subscribers).where(subscribers.c.id == sub["id"]).values(only_my_topics=only))
+    return get(conn, sub["id"]), True
 
 
 def send_confirmation(settings: Settings, subscriber: dict, mailer: Mailer) -> None:
@@ -245,13 +250,14 @@ def _unsuppress_unsubscribed(conn: Connection, email: str) -> None:
 
 def update_preferences(
     conn: Connection, subscriber_id: int, *, topics: Sequence[str], name: str,
-    known_topics: Sequence[str] | None = None,
+    known_topics: Sequence[str] | None = None, only_my_topics: bool | None = None,
 ) -> dict:
-    """Change a subscriber's topics and name."""
+    """Change a subscriber's topics, name and (unless None) whether they get only their topics."""
     topic_list = clean_topics(topics, known_topics)
-    conn.execute(
-        update(subscribers).where(subscribers.c.id == subscriber_id).values(topics=topic_list, name=clean_name(name))
-    )
+    values: dict[str, Any] = {"topics": topic_list, "name": clean_name(name)}
+    if only_my_topics is not None:
+        values["only_my_topics"] = bool(only_my_topics and topic_list)  # none chosen: all topics
+    conn.execute(update(subscribers).where(subscribers.c.id == subscriber_id).values(**values))
     return get(conn, subscriber_id)
 
 

@@ -25,7 +25,7 @@ from curator.errors import (
     NotFound,
     TooManyAttempts,
 )
-from curator.web import auth, desk, health, ops, public, webhook
+from curator.web import account, auth, desk, feed, health, ops, public, subscribers_console, webhook
 from curator.web.templating import render
 
 log = logging.getLogger("curator.web")
@@ -68,8 +68,11 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.state.settings = settings
     app.include_router(auth.router)
     app.include_router(desk.router)
+    app.include_router(account.router)  # before public: /subscribe/resend is not /subscribe
     app.include_router(public.router)
+    app.include_router(feed.router)
     app.include_router(webhook.router)
+    app.include_router(subscribers_console.router)
     app.include_router(ops.router)
     app.include_router(health.router)
     # Other faces add their routers here: public pages, the SendGrid webhook, the ops console.
