@@ -20,7 +20,16 @@ from curator.subscribers._account import (
     welcome_due,
 )
 from curator.subscribers._addresses import ascii_address, clean_name, clean_topics, normalize_email, split_topics
-from curator.subscribers._files import CSV_TOPIC_SEP, ImportReport, Rejected, export_csv, import_csv, read_csv
+from curator.subscribers._files import (
+    CSV_TOPIC_SEP,
+    ImportReport,
+    Rejected,
+    export_csv,
+    import_csv,
+    import_text,
+    read_csv,
+)
+from curator.subscribers._growth import Week, growth
 from curator.subscribers._lifecycle import (
     PERMANENT_REASONS,
     SUPPRESSION_RANK,
@@ -37,7 +46,9 @@ from curator.subscribers._lifecycle import (
     is_suppressed,
     list_subscribers,
     lookup,
+    search,
     send_confirmation,
+    status_counts,
     subscribe,
     suppress,
     suppression,
@@ -55,7 +66,7 @@ from curator.subscribers._relink import (
 __all__ = [
     "REASONS", "address_change", "confirm_address_change", "confirmation_resend_due", "latest_issue",
     "record_confirmation_resend", "record_unsubscribe_reason", "request_address_change", "send_address_confirmation",
-    "send_welcome", "undo_unsubscribe", "welcome_due",
+    "send_welcome", "undo_unsubscribe", "welcome_due", "Week", "growth", "import_text", "search", "status_counts",
     "CSV_TOPIC_SEP", "PERMANENT_REASONS", "RESEND_AFTER", "SUPPRESSION_RANK", "TRANSITIONS", "ImportReport", "Mailer",
     "Rejected", "add", "ascii_address", "audience", "audience_select", "clean_name", "clean_topics", "confirm",
     "confirmable", "export_csv", "export_data", "find", "forget", "from_token", "get", "import_csv", "is_suppressed",

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Select, Text, and_, case, cast, delete, exists, insert, literal, select, update
+from sqlalchemy import Connection, Select, Text, and_, case, cast, delete, exists, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
 from curator import tokens
@@ -310,3 +310,28 @@ def list_subscribers(conn: Connection, status: str | None = None) -> list[dict]:
     if status:
         query = query.where(subscribers.c.status == status)
     return [dict(row) for row in conn.execute(query).mappings()]
+
+
+def search(
+    conn: Connection, *, text: str = "", status: str = "", topic: str = "", limit: int = 50, offset: int = 0
+) -> tuple[list[dict], int]:
+    """Subscribers whose address or name contains `text`, of a status and a topic; a page of them, and how many."""
+    conditions = []
+    if text.strip():
+        pattern = "%" + text.strip().lower().replace("\\", "").replace("%", "").replace("_", "") + "%"
+        conditions.append(subscribers.c.email.like(pattern) | func.lower(subscribers.c.name).like(pattern))
+    if status:
+        conditions.append(subscribers.c.status == status)
+    if topic:
+        conditions.append(cast(subscribers.c.topics, Text).like(f'%"{topic}"%'))
+    total = conn.execute(select(func.count()).select_from(subscribers).where(*conditions)).scalar_one()
+    rows = conn.execute(
+        select(subscribers).where(*conditions).order_by(subscribers.c.created_at.desc(), subscribers.c.id.desc())
+        .limit(limit).offset(offset)
+    ).mappings()
+    return [dict(row) for row in rows], total
+
+
+def status_counts(conn: Connection) -> dict[str, int]:
+    found = dict(conn.execute(select(subscribers.c.status, func.count()).group_by(subscribers.c.status)).all())
+    return {status: found.get(status, 0) for status in TRANSITIONS}
