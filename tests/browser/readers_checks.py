@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.browser.axe import assert_accessible
 
 PHONE = {"width": 375, "height": 780}
+
+
+@pytest.fixture
+def page(browser):
+    """A page whose context lets axe's injected script run past the pages' Content-Security-Policy."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB", bypass_csp=True)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
 
 
 def check_page(page, shot=None) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy import update
 from curator import editorial
 from curator.store.schema import issues, now
 from curator.web import create_app
-from tests.browser.readers_checks import check_page
+from tests.browser.readers_checks import check_page, page  # noqa: F401 (axe needs its script past the CSP)
 from tests.deliver.helpers import make_issue
 from tests.web.test_public import FEEDS_YAML
 
@@ -54,7 +54,7 @@ def link(message, prefix: str) -> str:
     return next(w for w in text.split() if w.startswith(prefix))
 
 
-def test_a_subscriber_from_subscribing_to_undoing_an_unsubscribe(page, site, conf, engine, artifacts):
+def test_a_subscriber_from_subscribing_to_undoing_an_unsubscribe(page, site, conf, engine, artifacts):  # noqa: F811
     from playwright.sync_api import expect
 
     def shot(name: str):
@@ -128,7 +128,7 @@ def test_a_subscriber_from_subscribing_to_undoing_an_unsubscribe(page, site, con
     assert sub["status"] == "active" and sub["only_my_topics"] and sub["unsubscribe_reason"] is None
 
 
-def test_the_public_archive(page, site, conf, artifacts):
+def test_the_public_archive(page, site, conf, artifacts):  # noqa: F811
     from playwright.sync_api import expect
 
     page.goto(site + "/")
