@@ -112,3 +112,25 @@ def test_ops_import_a_csv_edit_the_schedule_and_watch_a_send(page, console, conf
             process.communicate()
     assert process.returncode == 0, output
     assert "time left" not in page.inner_text("#progress").lower()
+
+
+def test_every_other_ops_and_public_page_fits_a_phone(page, console, conf, engine):  # noqa: F811
+    """The pages the journeys above do not pass through: axe, and 375 px without sideways scrolling."""
+    from curator import alerts
+
+    with engine.begin() as conn:
+        subscribers.add(conn, "a.very.long.address.that.might.overflow@subdomain.example.com", topics=["career"])
+    alerts.raise_alert(conf, engine, "send_missed", "The send of issue 2026-05 was missed " * 3,
+                       period=PERIOD)
+    for path in ("/", "/archive", "/subscribe", "/unsubscribe", "/archive/2031-01", "/login"):
+        page.goto(console + path)
+        check_page(page)
+    page.goto(console + "/ops")
+    page.get_by_label("Email").fill(EMAIL)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    for path in ("/ops", "/ops/alerts", "/ops/feeds", "/ops/audit", "/ops/deliverability", "/ops/schedule",
+                 "/ops/subscribers", f"/ops/issues/{PERIOD}", f"/ops/issues/{PERIOD}/send"):
+        page.goto(console + path)
+        check_page(page)
+
