@@ -159,13 +159,14 @@ def outcome_summary(engine: Engine, period: str) -> dict:
         issue = editorial.get_issue(conn, period)
         d = deliveries
         failures = conn.execute(
-            select(func.coalesce(d.c.error, "no reason recorded"), func.count())
+            select(d.c.error, func.count())
             .where(d.c.issue_id == issue["id"], d.c.state == "failed")
-            .group_by(func.coalesce(d.c.error, "no reason recorded"))
+            .group_by(d.c.error)
             .order_by(func.count().desc()).limit(20)
         ).all()
         last = conn.execute(select(func.max(d.c.sent_at)).where(d.c.issue_id == issue["id"])).scalar()
-    return {"failures": [(reason, int(count)) for reason, count in failures], "last_sent_at": last}
+    reasons = [(reason or "no reason recorded", int(count)) for reason, count in failures]
+    return {"failures": reasons, "last_sent_at": last}
 
 
 @dataclass
