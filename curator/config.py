@@ -94,6 +94,16 @@ class Settings(BaseSettings):
         "Curator, 1 Example Street, Springfield, USA",
         description="The sender's postal address, printed in every email (CAN-SPAM)",
     )
+    brand_logo_url: str = Field(
+        "", description="Address (https) of the logo shown above every email and on the public pages; empty for none"
+    )
+    brand_accent: str = Field(
+        "#0b6e4f",
+        description="Accent colour of emails and public pages, as #rrggbb; dark enough for white text on it",
+    )
+    brand_footer: str = Field(
+        "", description="A line of your own at the foot of every email and public page, such as who sends it and why"
+    )
     base_url: str = Field(
         "http://localhost:8000", description="Public URL of the web app; links in emails start with it"
     )
@@ -325,6 +335,19 @@ class Settings(BaseSettings):
                 raise ValueError(f"{entry!r} is not an IP address or CIDR (like 10.0.0.0/8)") from None
         return value
 
+    @field_validator("brand_accent")
+    @classmethod
+    def _readable_accent(cls, value: str) -> str:
+        return check_accent(value)
+
+    @field_validator("brand_logo_url")
+    @classmethod
+    def _logo_address(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.lower().startswith(("https://", "http://")):
+            raise ValueError(f"{value!r} is not a web address: give the logo's https:// URL, or leave it empty")
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -360,6 +383,29 @@ class Settings(BaseSettings):
                 value = ",".join(value)
             out[name] = "" if value is None else str(value)
         return out
+
+
+def check_accent(value: str) -> str:
+    """A #rrggbb (or #rgb) colour with a contrast of at least 4.5 against white, lowercased; ValueError if not."""
+    text = value.strip().lower()
+    if re.fullmatch(r"#[0-9a-f]{3}", text):
+        text = "#" + "".join(ch * 2 for ch in text[1:])
+    if not re.fullmatch(r"#[0-9a-f]{6}", text):
+        raise ValueError(f"{value!r} is not a colour: write it as #rrggbb, for example #0b6e4f")
+    ratio = 1.05 / (_luminance(text) + 0.05)
+    if ratio < 4.5:
+        raise ValueError(
+            f"{text} is too light: white text on it has a contrast of {ratio:.1f}:1 and needs 4.5:1; "
+            "choose a darker shade"
+        )
+    return text
+
+
+def _luminance(colour: str) -> float:
+    """WCAG relative luminance of #rrggbb."""
+    channels = [int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
 
 
 def mask(secret: str) -> str:

@@ -122,7 +122,7 @@ def issue_content(
         select(
             picks.c.id, picks.c.topic, picks.c.blurb, func.coalesce(picks.c.title, items.c.title).label("title"),
             items.c.canonical_url, func.coalesce(picks.c.summary, items.c.summary_text).label("summary_text"),
-            items.c.word_count, feeds.c.title.label("source"), picks.c.featured, picks.c.decision,
+            items.c.word_count, items.c.published_at, feeds.c.title.label("source"), picks.c.featured, picks.c.decision,
         )
         .join(items, items.c.id == picks.c.item_id)
         .outerjoin(feeds, feeds.c.id == items.c.feed_id)
@@ -135,6 +135,7 @@ def issue_content(
         view = PickView(
             title=row["title"], url=row["canonical_url"], summary_text=row["summary_text"],
             blurb=row["blurb"], source=row["source"] or "", pick_id=row["id"],
+            published=row["published_at"].date() if row["published_at"] else None,
             reading_minutes=-(-row["word_count"] // WORDS_PER_MINUTE) if row["word_count"] else None,
         )
         if row["featured"] and row["decision"] == "approved":

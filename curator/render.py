@@ -29,7 +29,7 @@ from markupsafe import Markup
 
 from curator import richtext, tokens
 from curator.config import Settings, resource_path
-from curator.content import IssueContent
+from curator.content import ONLY_PREFIX, IssueContent
 
 SUBSTITUTION_KEYS = ("-name-", "-unsubscribe_url-", "-preferences_url-")  # SendGrid substitution tags
 # The token of the recipient's pick links (/r/TOKEN/PICK, /f/TOKEN/PICK): one per recipient, not per pick.
@@ -114,10 +114,20 @@ def environment(folder: Path | None = None) -> Environment:
     )
     env.filters.update(
         link=_link, wrap=_wrap, paragraphs=_paragraphs, shorten=_shorten, markdown=_markdown,
-        markdown_text=_markdown_text,
+        markdown_text=_markdown_text, pick_meta=pick_meta,
     )
     env.globals["sender_line"] = sender_line
     return env
+
+
+def pick_meta(pick) -> str:
+    """A pick's source, date and reading time: `Careers Weekly · 3 Dec 2026 · 6 min read`."""
+    parts = [pick.source] if pick.source else []
+    if pick.published:
+        parts.append(f"{pick.published.day} {pick.published:%b %Y}")
+    if pick.reading_minutes:
+        parts.append(f"{max(1, round(pick.reading_minutes))} min read")
+    return " · ".join(parts)
 
 
 def sender_line(settings: Settings) -> str:
@@ -196,17 +206,33 @@ def _pick_links(settings: Settings, personal: bool):
 
 def variant_topics(variant: str) -> list[str]:
     """The topic list a variant key stands for ("" is: no preference, feeds.yaml order)."""
-    return [t for t in variant.split(",") if t]
+    return [t for t in variant.removeprefix(ONLY_PREFIX).split(",") if t]
 
 
-def _context(content: IssueContent, topics: Sequence[str], settings: Settings, personal: bool) -> dict:
-    sections = content.ordered_for(list(topics))
+def variant_only(variant: str) -> bool:
+    """Whether a variant key is for "only my topics" (see subscribers.audience_select)."""
+    return variant.startswith(ONLY_PREFIX)
+
+
+def variant_key(topics: Sequence[str], only: bool = False) -> str:
+    joined = ",".join(topics)
+    return ONLY_PREFIX + joined if only and joined else joined
+
+
+def _context(
+    content: IssueContent, topics: Sequence[str], settings: Settings, personal: bool, only: bool = False
+) -> dict:
+    sections = content.ordered_for(list(topics), only=only and personal)
+    # Where the subscriber's own topics end, when others follow them.
+    mine = sum(1 for s in sections if s.topic in topics) if personal else 0
     pick_href, feedback_url = _pick_links(settings, personal)
     return {
         "pick_href": pick_href,
         "feedback_url": feedback_url,
         "content": content,
         "sections": sections,
+        "mine": mine if 0 < mine < len(sections) else 0,
+        "only": only and personal and bool(topics),
         "preheader": content.preheader or _shorten(" · ".join(s.title for s in sections), 140),
         "name": _Literal("-name-") if personal else NAME_FALLBACK,
         "unsubscribe_url": _Literal("-unsubscribe_url-"),
@@ -214,18 +240,22 @@ def _context(content: IssueContent, topics: Sequence[str], settings: Settings, p
         "archive_url": _Literal(archive_url(settings, content.period)),
         "archive_index_url": _Literal(archive_url(settings)),
         "subscribe_url": _Literal(subscribe_url(settings)),
+        "home_url": _Literal(_base_url(settings) + "/"),
+        "feed_url": _Literal(_base_url(settings) + "/archive.atom"),
         "personal": personal,
         "settings": settings,
         "notice": "",
     }
 
 
-def render_variant(content: IssueContent, topics: Sequence[str] | str, settings: Settings) -> Rendered:
-    """The issue for one topic set; per-recipient values are left as SUBSTITUTION_KEYS tags."""
+def render_variant(
+    content: IssueContent, topics: Sequence[str] | str, settings: Settings, only: bool = False
+) -> Rendered:
+    """The issue for one topic set (a list, or a variant key); per-recipient values are left as tags."""
     if isinstance(topics, str):
-        topics = variant_topics(topics)
+        topics, only = variant_topics(topics), variant_only(topics)
     env = environment()
-    context = _context(content, topics, settings, personal=True)
+    context = _context(content, topics, settings, personal=True, only=only)
     return Rendered(
         subject=_neutralize_text(content.subject),
         html=_inline(env.get_template("issue.html").render(context)),
@@ -270,12 +300,13 @@ def personalize(rendered: Rendered, values: Mapping[str, str]) -> Rendered:
 def render_for(content: IssueContent, subscriber: Mapping, settings: Settings) -> Rendered:
     """The issue exactly as one subscriber receives it (previews, the outbox, tests)."""
     topics = subscriber.get("topics")
-    if topics is None:
-        topics = variant_topics(subscriber.get("variant") or "")
     # A ledger row's own "id" is its delivery id.
     delivery_id = int(subscriber["id"]) if "subscriber_id" in subscriber and "id" in subscriber else 0
     values = recipient_values(settings, subscriber, delivery_id=delivery_id, pick_links=bool(content.pick_ids()))
-    return personalize(render_variant(content, topics, settings), values)
+    if topics is None:  # a ledger row: its variant key says the topics and whether only those
+        return personalize(render_variant(content, subscriber.get("variant") or "", settings), values)
+    body = render_variant(content, topics, settings, only=bool(subscriber.get("only_my_topics")))
+    return personalize(body, values)
 
 
 def render_confirmation(settings: Settings, subscriber: Mapping) -> Rendered:
@@ -307,4 +338,44 @@ def render_unsubscribe_link(settings: Settings, subscriber: Mapping) -> Rendered
         subject=f"Your link to unsubscribe from {settings.from_name}",
         html=_inline(env.get_template("unsubscribe_link.html").render(context)),
         text=env.get_template("unsubscribe_link.txt").render(context),
+    )
+
+
+def address_url(settings: Settings, subscriber: Mapping) -> str:
+    """The link that confirms a subscriber's waiting new address (bound to that address)."""
+    token = tokens.make_token(settings, "address", _subscriber_id(subscriber), subscriber["new_email"])
+    return f"{_base_url(settings)}/address/{token}"
+
+
+def render_welcome(settings: Settings, subscriber: Mapping, latest: str | None) -> Rendered:
+    """After confirming: what to expect, the latest issue's link, and their own links."""
+    context = {
+        "name": " ".join(str(subscriber.get("name") or "").split()),
+        "latest_url": _Literal(archive_url(settings, latest)) if latest else "",
+        "archive_index_url": _Literal(archive_url(settings)),
+        "preferences_url": _Literal(preferences_url(settings, subscriber)),
+        "unsubscribe_url": _Literal(unsubscribe_url(settings, subscriber)),
+        "topics": list(subscriber.get("topics") or []),
+        "only": bool(subscriber.get("only_my_topics")),
+        "settings": settings,
+    }
+    return _transactional("welcome", f"Welcome to {settings.from_name}", context)
+
+
+def render_address_change(settings: Settings, subscriber: Mapping) -> Rendered:
+    """To the new address: one signed link that moves the subscription there."""
+    context = {
+        "address_url": _Literal(address_url(settings, subscriber)),
+        "old": subscriber["email"], "new": subscriber["new_email"],
+        "days": settings.confirm_max_age_days, "settings": settings,
+    }
+    return _transactional("address", f"Confirm your new address for {settings.from_name}", context)
+
+
+def _transactional(name: str, subject: str, context: dict) -> Rendered:
+    env = environment()
+    return Rendered(
+        subject=subject,
+        html=_inline(env.get_template(f"{name}.html").render(context)),
+        text=env.get_template(f"{name}.txt").render(context),
     )

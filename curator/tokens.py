@@ -25,7 +25,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from curator.config import Settings
 from curator.errors import BadToken, ConfigError
 
-PURPOSES = ("confirm", "unsubscribe", "preferences")
+PURPOSES = ("confirm", "unsubscribe", "preferences", "address")  # address: confirms a new address
 LINK_PURPOSES = ("reader",)  # a recipient's pick links (tracked redirect, feedback): names their ledger row
 SALT_PREFIX = "curator.subscriber."
 
@@ -103,7 +103,7 @@ def _b64(data: bytes) -> bytes:
 
 def max_age_seconds(settings: Settings, purpose: str) -> int | None:
     """How long a token of this purpose stays valid; None is for ever."""
-    return settings.confirm_max_age_days * 86400 if purpose == "confirm" else None
+    return settings.confirm_max_age_days * 86400 if purpose in ("confirm", "address") else None
 
 
 def read_token(settings: Settings, purpose: str, token: str) -> Claim:

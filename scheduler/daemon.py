@@ -15,14 +15,13 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.blocking import BlockingScheduler
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
 from curator.config import Settings
 from curator.store.schema import now as utcnow
-from scheduler import jobs
+from scheduler import jobs, stored
 from scheduler.leader import Lock, make_lock, read_leader
 from scheduler.schedule import JOBS, JOBSTORE_TABLE, triggers
 
@@ -48,11 +47,13 @@ def build_scheduler(settings: Settings, engine: Engine, stop: threading.Event | 
     With CURATOR_SCHEDULER_DELIVERS, a process-local `deliver` job (memory store: it is not
     part of the calendar) works through sends under way every minute, and right after the send job.
     """
+    environment = settings  # a job whose stored schedule ops remove goes back to this one
+    settings = stored.effective(settings, engine)  # the schedule ops edited in the console, if any
     found = triggers(settings)
     jobstore = _SharedEngineJobStore(engine=engine, tablename=JOBSTORE_TABLE)
     scheduler = BlockingScheduler(
         jobstores={"default": jobstore, "local": MemoryJobStore()},
-        executors={"default": ThreadPoolExecutor(max_workers=len(JOBS) + 2)},
+        executors={"default": ThreadPoolExecutor(max_workers=len(JOBS) + 3)},
         job_defaults={"coalesce": True, "max_instances": 1},
         timezone=settings.tz,
     )
@@ -62,9 +63,9 @@ def build_scheduler(settings: Settings, engine: Engine, stop: threading.Event | 
     misfire = {"send": int(jobs.grace(settings).total_seconds())}  # later than this: an alert, not a send
     for spec in JOBS:
         options: dict = {}
-        stored = _stored_job(jobstore, spec.id)
-        if stored is not None and stored.next_run_time and _same_trigger(stored.trigger, found[spec.id]):
-            options["next_run_time"] = stored.next_run_time
+        kept = _stored_job(jobstore, spec.id)
+        if kept is not None and kept.next_run_time and stored.same_trigger(kept.trigger, found[spec.id]):
+            options["next_run_time"] = kept.next_run_time
         scheduler.add_job(
             spec.func, found[spec.id], id=spec.id, name=spec.description, replace_existing=True,
             coalesce=True, max_instances=1, misfire_grace_time=misfire.get(spec.id), **options,
@@ -75,6 +76,12 @@ def build_scheduler(settings: Settings, engine: Engine, stop: threading.Event | 
             name="send the batches of sends under way", jobstore="local", coalesce=True, max_instances=1,
             misfire_grace_time=None, next_run_time=utcnow(),  # at once: a send the last leader left unfinished
         )
+    # Ops edit the schedule in the console: the leader picks it up within a heartbeat, no restart.
+    scheduler.add_job(
+        stored.refresh, IntervalTrigger(seconds=settings.scheduler_heartbeat_seconds),
+        args=(scheduler, environment, engine), id="refresh-schedule", name="apply the schedule edited in the console",
+        jobstore="local", coalesce=True, max_instances=1, misfire_grace_time=None,
+    )
     events = EVENT_JOB_MISSED | EVENT_JOB_ERROR | EVENT_JOB_EXECUTED
     scheduler.add_listener(_on_event(settings, engine, scheduler), events)
     return scheduler
@@ -86,10 +93,6 @@ def _stored_job(jobstore: SQLAlchemyJobStore, job_id: str):
     except Exception as exc:  # written by another version, or unreadable: it is replaced
         log.warning("ignoring the stored %s job: %s", job_id, exc)
         return None
-
-
-def _same_trigger(a, b: CronTrigger) -> bool:
-    return isinstance(a, CronTrigger) and (str(a), str(a.timezone)) == (str(b), str(b.timezone))
 
 
 def _on_event(settings: Settings, engine: Engine, scheduler: BlockingScheduler):

@@ -34,10 +34,12 @@ MIN_GRACE = timedelta(minutes=1)  # a job always starts a little late; a grace o
 
 @contextmanager
 def _context() -> Iterator[tuple[Settings, Engine]]:
+    from scheduler.stored import effective
+
     settings = load_settings()
     engine = open_database(settings.database_url)
     try:
-        yield settings, engine
+        yield effective(settings, engine), engine
     finally:
         engine.dispose()
 

@@ -18,17 +18,20 @@ def schedule(
     """Show the jobs of `python -m scheduler`, their next runs (with UTC offsets) and who leads."""
     from scheduler.leader import leader_status
     from scheduler.schedule import describe, format_time, stored_next_runs
+    from scheduler.stored import effective
 
     settings = state.settings()
-    jobs = describe(settings, now(), count)  # a bad CURATOR_SCHEDULE_* stops here, naming the setting
+    describe(settings, now(), count)  # a bad CURATOR_SCHEDULE_* stops here, naming the setting
     leader, stored, unreachable = None, {}, None
     try:  # the schedule is worth showing even before the database exists
         engine = state.engine("schedule")
+        settings = effective(settings, engine)  # as ops changed it in the console
         with engine.connect() as conn:
             leader = leader_status(conn, settings.scheduler_lock_timeout)
         stored = stored_next_runs(engine)
     except CuratorError as exc:
         unreachable = str(exc)
+    jobs = describe(settings, now(), count)
     if as_json:
         print_json({
             "timezone": settings.timezone,

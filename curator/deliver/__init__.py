@@ -19,6 +19,7 @@ from curator.deliver.control import (
     audience_size,
     cancel,
     dry_run,
+    outcome_summary,
     pause,
     refuse_unapproved,
     resume,
@@ -32,5 +33,6 @@ from curator.deliver.worker import Report, Worker
 __all__ = [
     "TEST_PREFIX", "Backend", "BatchMessage", "BatchResult", "DryRun", "Outcome", "Recipient", "Report",
     "SendStatus", "SingleMessage", "Started", "Worker", "audience_size", "cancel", "dry_run", "make_backend",
-    "pause", "refuse_unapproved", "resume", "retry", "send_test", "send_transactional", "start", "status",
+    "outcome_summary", "pause", "refuse_unapproved", "resume", "retry", "send_test", "send_transactional", "start",
+    "status",
 ]

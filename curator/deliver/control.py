@@ -13,7 +13,7 @@ from curator.config import Settings
 from curator.deliver import ledger
 from curator.deliver.links import insecure_links, require_secure_links
 from curator.errors import CuratorError, IllegalTransition
-from curator.store.schema import send_batches
+from curator.store.schema import deliveries, send_batches
 from curator.subscribers import audience_select
 
 RATE_WINDOW_S = 60.0
@@ -157,6 +157,22 @@ def status(engine: Engine, period: str) -> SendStatus:
         period, issue["status"], counts, sum(counts.values()), rate, seconds_left, deliverability,
         {k: int(v) for k, v in batches.items()}, started, issue["sent_at"],
     )  # fmt: skip
+
+
+def outcome_summary(engine: Engine, period: str) -> dict:
+    """The send's failures by reason (most common first) and when its last recipient got an outcome."""
+    with engine.connect() as conn:
+        issue = editorial.get_issue(conn, period)
+        d = deliveries
+        failures = conn.execute(
+            select(d.c.error, func.count())
+            .where(d.c.issue_id == issue["id"], d.c.state == "failed")
+            .group_by(d.c.error)
+            .order_by(func.count().desc()).limit(20)
+        ).all()
+        last = conn.execute(select(func.max(d.c.sent_at)).where(d.c.issue_id == issue["id"])).scalar()
+    reasons = [(reason or "no reason recorded", int(count)) for reason, count in failures]
+    return {"failures": reasons, "last_sent_at": last}
 
 
 @dataclass

@@ -251,6 +251,12 @@ subscribers = Table(
     Column("source", String(50), nullable=False, default="cli"),
     # The current subscription attempt: its confirm link names it, so an earlier attempt's link stops working.
     Column("confirm_nonce", String(32)),
+    # "only my topics": the email carries their topics alone instead of all topics, theirs first.
+    Column("only_my_topics", Boolean, nullable=False, default=False, server_default=false()),
+    # An address change waits here until the new address confirms it.
+    Column("new_email", String(320)),
+    Column("unsubscribe_reason", String(200)),
+    Column("welcomed_at", UTCDateTime),
     CheckConstraint(_in("status", SUBSCRIBER_STATUSES), name="status"),
 )
 
@@ -450,4 +456,14 @@ feedback = Table(
     CheckConstraint("vote IN (-1, 1)", name="vote"),
     Index("ix_feedback_feed", "feed_id"),
     Index("ix_feedback_pick", "pick_id"),
+)
+
+# The schedule as ops edited it in the console: a job's cron fields, over the CURATOR_SCHEDULE_* default.
+schedule_overrides = Table(
+    "schedule_overrides",
+    metadata,
+    Column("job", String(50), primary_key=True),
+    Column("fields", String(300), nullable=False),
+    Column("updated_by", String(320), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False, default=now),
 )

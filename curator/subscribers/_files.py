@@ -45,9 +45,13 @@ class ImportReport:
         }
 
 
-def read_csv(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
-    """(line number, row) for each row of a CSV with an `email` column (name and topics optional)."""
-    reader = csv.DictReader(io.StringIO(_decode(path), newline=""))
+def read_csv(path: Path, text: str | None = None, offset: int = 0) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line number, row) for each row of a CSV with an `email` column (name and topics optional).
+
+    `text` is the file's content when it is already read (an upload); `offset` is added to
+    each line number, for a part of a bigger file sent with its header line.
+    """
+    reader = csv.DictReader(io.StringIO(_decode(path) if text is None else text, newline=""))
     columns = [c.strip().lower() for c in reader.fieldnames or []]
     if "email" not in columns:
         raise CuratorError(
@@ -56,9 +60,10 @@ def read_csv(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
     reader.fieldnames = columns
     try:
         for row in reader:
-            yield reader.line_num, {k: unescape_cell(v or "").strip() for k, v in row.items() if isinstance(k, str)}
+            cells = {k: unescape_cell(v or "").strip() for k, v in row.items() if isinstance(k, str)}
+            yield reader.line_num + offset, cells
     except csv.Error as exc:
-        raise CuratorError(f"{path}:{reader.line_num}: not a readable CSV line ({exc})") from None
+        raise CuratorError(f"{path}:{reader.line_num + offset}: not a readable CSV line ({exc})") from None
 
 
 def _decode(path: Path) -> str:
@@ -82,9 +87,22 @@ def import_csv(
     conn: Connection, path: Path, *, known_topics: Sequence[str] | None, source: str = "import"
 ) -> ImportReport:
     """Add every valid row as an ACTIVE subscriber; refuse the others, one reason each."""
-    report = ImportReport(str(path))
+    return _import(conn, str(path), read_csv(path), known_topics, source)
+
+
+def import_text(
+    conn: Connection, name: str, text: str, *, known_topics: Sequence[str] | None, source: str = "import",
+    offset: int = 0,
+) -> ImportReport:
+    """import_csv for an uploaded file's text, or a part of it (its header line, then lines from offset + 2)."""
+    return _import(conn, name, read_csv(Path(name), text, offset), known_topics, source)
+
+
+def _import(conn: Connection, name: str, rows: Iterator[tuple[int, dict[str, str]]],
+            known_topics: Sequence[str] | None, source: str) -> ImportReport:
+    report = ImportReport(name)
     seen: dict[str, int] = {}
-    for line, row in read_csv(path):
+    for line, row in rows:
         raw = row.get("email", "")
         try:
             email = normalize_email(raw)

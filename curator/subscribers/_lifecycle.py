@@ -4,6 +4,8 @@ Every status change goes through `_move`, which refuses moves not in TRANSITIONS
 guarded by the status it read, like editorial.transition for issues:
 
     pending ──confirm──► active ──unsubscribe──► unsubscribed ──subscribe again──► pending
+                           ▲                        │
+                           └──undo (their own link)─┘
        └────────── any of these ──► bounced ──► complained (final)
 """
 
@@ -14,11 +16,12 @@ import secrets
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Select, Text, cast, delete, exists, insert, select, update
+from sqlalchemy import Connection, Select, Text, and_, case, cast, delete, exists, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
 from curator import tokens
 from curator.config import Settings
+from curator.content import ONLY_PREFIX
 from curator.errors import BadToken, IllegalTransition, InvalidAddress, NotFound
 from curator.store.schema import now, subscribers, suppressions
 from curator.subscribers._addresses import clean_name, clean_topics, normalize_email
@@ -27,7 +30,7 @@ from curator.subscribers._sql import joined_topics
 TRANSITIONS: dict[str, set[str]] = {
     "pending": {"active", "unsubscribed", "bounced", "complained"},
     "active": {"unsubscribed", "bounced", "complained"},
-    "unsubscribed": {"pending", "bounced", "complained"},
+    "unsubscribed": {"pending", "active", "bounced", "complained"},  # active: the undo right after, see _account
     "bounced": {"complained"},
     "complained": set(),
 }
@@ -176,7 +179,7 @@ def add(
 
 def subscribe(
     conn: Connection, address: str, *, name: str = "", topics: Sequence[str] = (),
-    known_topics: Sequence[str] | None = None,
+    known_topics: Sequence[str] | None = None, only_my_topics: bool = False,
 ) -> tuple[dict | None, bool]:
     """The public form: a PENDING subscriber (double opt-in); returns it and whether to mail a confirmation.
 
@@ -190,14 +193,17 @@ def subscribe(
     if blocked is not None and blocked["reason"] in PERMANENT_REASONS:
         return find(conn, email), False
     sub = find(conn, email)
+    only = bool(only_my_topics and topic_list)
     if sub is None:
-        return _insert(conn, email, clean, topic_list, "pending", "web"), True
-    if sub["status"] == "pending":
+        sub = _insert(conn, email, clean, topic_list, "pending", "web")
+    elif sub["status"] == "pending":
         conn.execute(update(subscribers).where(subscribers.c.id == sub["id"]).values(name=clean, topics=topic_list))
-        return get(conn, sub["id"]), True
-    if sub["status"] == "unsubscribed":
-        return _move(conn, sub, "pending", name=clean, topics=topic_list, source="web"), True
-    return sub, False
+    elif sub["status"] == "unsubscribed":
+        sub = _move(conn, sub, "pending", name=clean, topics=topic_list, source="web")
+    else:
+        return sub, False
+    conn.execute(update(subscribers).where(subscribers.c.id == sub["id"]).values(only_my_topics=only))
+    return get(conn, sub["id"]), True
 
 
 def send_confirmation(settings: Settings, subscriber: dict, mailer: Mailer) -> None:
@@ -266,13 +272,14 @@ def _unsuppress_unsubscribed(conn: Connection, email: str) -> None:
 
 def update_preferences(
     conn: Connection, subscriber_id: int, *, topics: Sequence[str], name: str,
-    known_topics: Sequence[str] | None = None,
+    known_topics: Sequence[str] | None = None, only_my_topics: bool | None = None,
 ) -> dict:
-    """Change a subscriber's topics and name."""
+    """Change a subscriber's topics, name and (unless None) whether they get only their topics."""
     topic_list = clean_topics(topics, known_topics)
-    conn.execute(
-        update(subscribers).where(subscribers.c.id == subscriber_id).values(topics=topic_list, name=clean_name(name))
-    )
+    values: dict[str, Any] = {"topics": topic_list, "name": clean_name(name)}
+    if only_my_topics is not None:
+        values["only_my_topics"] = bool(only_my_topics and topic_list)  # none chosen: all topics
+    conn.execute(update(subscribers).where(subscribers.c.id == subscriber_id).values(**values))
     return get(conn, subscriber_id)
 
 
@@ -286,15 +293,20 @@ def unsubscribe(conn: Connection, subscriber_id: int, detail: str = "") -> dict:
 def audience_select() -> Select:
     """Who receives an issue: active subscribers not suppressed, with their variant key.
 
-    Columns subscriber_id, email, name, variant (the topic list joined by ","), ordered by
-    id; usable in INSERT INTO deliveries ... SELECT. The variant is worked out once per
-    distinct topic list (a million subscribers share a few dozen), not once per subscriber.
+    Columns subscriber_id, email, name, variant (the topic list joined by ",", prefixed by
+    ONLY_PREFIX for those who chose "only my topics"), ordered by id; usable in INSERT INTO
+    deliveries ... SELECT. The variant is worked out once per distinct (topic list, choice)
+    (a million subscribers share a few dozen), not once per subscriber.
     """
     topic_list = cast(subscribers.c.topics, Text)  # as text: PostgreSQL cannot group json
-    lists = select(topic_list.label("topics")).distinct().subquery("topic_lists")
+    lists = select(topic_list.label("topics"), subscribers.c.only_my_topics.label("only")).distinct().subquery(
+        "topic_lists"
+    )
+    joined = joined_topics(lists.c.topics)
+    variant = case((and_(lists.c.only, joined != ""), literal(ONLY_PREFIX) + joined), else_=joined)
     variants = (
-        select(lists.c.topics, joined_topics(lists.c.topics).label("variant"))
-        .group_by(lists.c.topics)  # a grouped subquery stays one: its variants are not recomputed per row
+        select(lists.c.topics, lists.c.only, variant.label("variant"))
+        .group_by(lists.c.topics, lists.c.only)  # a grouped subquery stays one: its variants are not recomputed
         .subquery("variants")
     )
     return (
@@ -304,7 +316,8 @@ def audience_select() -> Select:
             subscribers.c.name,
             variants.c.variant,
         )
-        .join_from(subscribers, variants, topic_list == variants.c.topics)
+        .join_from(subscribers, variants, and_(topic_list == variants.c.topics,
+                                               subscribers.c.only_my_topics == variants.c.only))
         .where(subscribers.c.status == "active", ~exists().where(suppressions.c.email == subscribers.c.email))
         .order_by(subscribers.c.id)
     )
@@ -319,3 +332,28 @@ def list_subscribers(conn: Connection, status: str | None = None) -> list[dict]:
     if status:
         query = query.where(subscribers.c.status == status)
     return [dict(row) for row in conn.execute(query).mappings()]
+
+
+def search(
+    conn: Connection, *, text: str = "", status: str = "", topic: str = "", limit: int = 50, offset: int = 0
+) -> tuple[list[dict], int]:
+    """Subscribers whose address or name contains `text`, of a status and a topic; a page of them, and how many."""
+    conditions = []
+    if text.strip():
+        pattern = "%" + text.strip().lower().replace("\\", "").replace("%", "").replace("_", "") + "%"
+        conditions.append(subscribers.c.email.like(pattern) | func.lower(subscribers.c.name).like(pattern))
+    if status:
+        conditions.append(subscribers.c.status == status)
+    if topic:
+        conditions.append(cast(subscribers.c.topics, Text).like(f'%"{topic}"%'))
+    total = conn.execute(select(func.count()).select_from(subscribers).where(*conditions)).scalar_one()
+    rows = conn.execute(
+        select(subscribers).where(*conditions).order_by(subscribers.c.created_at.desc(), subscribers.c.id.desc())
+        .limit(limit).offset(offset)
+    ).mappings()
+    return [dict(row) for row in rows], total
+
+
+def status_counts(conn: Connection) -> dict[str, int]:
+    found = dict(conn.execute(select(subscribers.c.status, func.count()).group_by(subscribers.c.status)).all())
+    return {status: found.get(status, 0) for status in TRANSITIONS}

@@ -29,7 +29,7 @@ MAIL_LIMIT = "confirm-mail"
 
 def signup(
     conn: Connection, settings: Settings, address: str, *, name: str, topics: Sequence[str],
-    known_topics: Sequence[str], client: str,
+    known_topics: Sequence[str], client: str, only_my_topics: bool = False,
 ) -> dict | None:
     """A post of the public form: the pending subscriber to mail a confirmation link to, or None.
 
@@ -49,7 +49,9 @@ def signup(
         log.info("subscribe post refused: an address was mailed less than %g minutes ago",
                  settings.subscribe_mail_every_minutes)
         return None
-    sub, should_send = subscribe(conn, email, name=name, topics=topics, known_topics=known_topics)
+    sub, should_send = subscribe(
+        conn, email, name=name, topics=topics, known_topics=known_topics, only_my_topics=only_my_topics
+    )
     return new_attempt(conn, sub) if should_send and sub is not None else None
 
 

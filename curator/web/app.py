@@ -31,10 +31,12 @@ from curator.errors import (
     TooManyAttempts,
 )
 from curator.web import (
+    account,
     admin,
     auth,
     desk,
     engagement,
+    feed,
     headers,
     health,
     ops,
@@ -42,6 +44,7 @@ from curator.web import (
     reports,
     reset,
     sources_page,
+    subscribers_console,
     webhook,
 )
 from curator.web.templating import render
@@ -93,9 +96,12 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.include_router(admin.router)
     app.include_router(sources_page.router)  # before the desk's /desk/{period}
     app.include_router(desk.router)
+    app.include_router(account.router)  # before public: /subscribe/resend is not /subscribe
     app.include_router(public.router)
     app.include_router(engagement.router)
+    app.include_router(feed.router)
     app.include_router(webhook.router)
+    app.include_router(subscribers_console.router)
     app.include_router(ops.router)
     app.include_router(reports.router)
     app.include_router(health.router)

@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from curator import alerts, deliver, editorial
 from curator.errors import CuratorError, NotFound
-from curator.store.schema import audit_log, feeds, issues, items, send_batches
+from curator.store.schema import audit_log, feeds, issues, items, now, send_batches
 from curator.web import session
 from curator.web.auth import OPS, csrf_protect
 from curator.web.templating import render
@@ -39,6 +39,11 @@ PROGRESS_JS = """\
     document.getElementById("total").textContent = data.total;
     document.getElementById("rate").textContent = data.rate_per_s;
     document.getElementById("left").textContent = data.time_left;
+    document.getElementById("left-line").hidden = !data.waiting;
+    ["started_text", "finished_text", "duration_text", "throughput_text"].forEach(function (key) {
+      var cell = document.getElementById(key);
+      if (cell) cell.textContent = data[key];
+    });
     document.getElementById("done").value = data.done;
     document.getElementById("done").max = data.total || 1;
     document.getElementById("hint").textContent = data.hint;
@@ -92,17 +97,24 @@ def index(request: Request) -> Response:
         failing = conn.execute(
             select(func.count()).where((feeds.c.consecutive_errors > 0) | feeds.c.disabled)
         ).scalar_one()
+    from scheduler.outlook import next_send
+
     return _page(
         request, "index.html", issues=recent, alerts=open_alerts, failing_feeds=failing,
-        schedule=schedule_view(settings, _engine(request), 3),
+        schedule=schedule_view(settings, _engine(request), 3), next_send=next_send(settings, _engine(request), now()),
     )
 
 
 def schedule_view(settings, engine: Engine, count: int) -> dict:
-    """The jobs and their next runs from settings, what the running scheduler stored, and its leader."""
+    """The jobs and their next runs (the schedule ops stored, else settings), what the scheduler stored, its leader."""
+    from scheduler import stored as stored_schedule
     from scheduler.leader import leader_status
     from scheduler.schedule import describe, format_time, stored_next_runs
 
+    defaults = settings
+    settings = stored_schedule.effective(settings, engine)
+    with engine.connect() as conn:
+        edits = stored_schedule.stored(conn)
     try:
         jobs = describe(settings, datetime.now(UTC), count)
         problem = None
@@ -114,13 +126,35 @@ def schedule_view(settings, engine: Engine, count: int) -> dict:
     for job in jobs:
         job["next"] = [format_time(t) for t in job["next"]]
         job["stored"] = format_time(stored[job["id"]].astimezone(settings.tz)) if stored.get(job["id"]) else None
+        job["default"] = getattr(defaults, stored_schedule.JOBS_BY_ID[job["id"]].setting)
+        job["edited"] = stored_schedule.describe_change(edits[job["id"]]) if job["id"] in edits else ""
     return {"jobs": jobs, "problem": problem, "leader": leader, "timezone": settings.timezone}
 
 
 @router.get("/schedule")
 def schedule(request: Request) -> Response:
+    from scheduler.outlook import next_send
+
     settings = session.settings_of(request)
-    return _page(request, "schedule.html", schedule=schedule_view(settings, _engine(request), 12))
+    return _page(request, "schedule.html", schedule=schedule_view(settings, _engine(request), 12),
+                 next_send=next_send(settings, _engine(request), now()))
+
+
+@router.post("/schedule")
+def edit_schedule(
+    request: Request, job: str = Form(...), fields: str = Form(""), user: dict = Depends(OPS)
+) -> Response:
+    """Store a job's cron fields; the running scheduler picks them up within a heartbeat."""
+    from scheduler import stored as stored_schedule
+
+    def action() -> str:
+        with _engine(request).begin() as conn:
+            now_in_force = stored_schedule.save(conn, session.settings_of(request), job, fields, user["email"])
+        if now_in_force is None:
+            return f"The {job} job follows the environment's schedule again. The scheduler picks it up within seconds."
+        return f"The {job} job now runs at `{now_in_force}`. The scheduler picks it up within seconds, no restart."
+
+    return _act(request, "/ops/schedule", action)
 
 
 # --- alerts, feeds, audit -----------------------------------------------------------------
@@ -199,12 +233,13 @@ def _issue(request: Request, period: str) -> dict:
 
 
 def progress(engine: Engine, period: str) -> dict:
-    """The send's figures for the page and its poll: counts, rate, time left, and a hint when stuck."""
+    """The send's figures for the page and its poll: counts, rate, time left, timing, failures, a hint when stuck."""
     current = deliver.status(engine, period)
     done = current.total - current.waiting
     data = current.as_json() | {"done": done, "waiting": current.waiting}
-    data["time_left"] = _duration(current.seconds_left) if current.waiting else "done"
+    data["time_left"] = _duration(current.seconds_left) if current.waiting else ""
     data["rate_per_s"] = f"{current.rate:.1f}"
+    data |= _timing(engine, period, current)
     data["hint"] = ""
     if current.status == "sending" and current.counts["pending"] and not _recent_claims(engine, period):
         data["hint"] = ("Waiting for a worker to claim a batch: run `curator worker`, or the scheduler "
@@ -212,6 +247,27 @@ def progress(engine: Engine, period: str) -> dict:
     elif current.status == "paused":
         data["hint"] = "Paused: workers stop after their current batch. Resume to continue."
     return data
+
+
+def _timing(engine: Engine, period: str, current) -> dict:
+    """Start, finish, duration and throughput in words, and the failures by reason."""
+    summary = deliver.outcome_summary(engine, period)
+    started = current.started_at
+    finished = current.sent_at or (summary["last_sent_at"] if not current.waiting and current.total else None)
+    end = finished or datetime.now(UTC)
+    seconds = (end - started).total_seconds() if started else None
+    outcomes = current.counts["sent"] + current.counts["failed"]
+    throughput = f"{outcomes / seconds:.1f} recipients/s" if seconds and seconds >= 1 and outcomes else "—"
+    return {
+        "started_text": _when(started), "finished_text": _when(finished) if finished else "not yet",
+        "duration_text": (_duration(seconds) if seconds is not None else "—") + ("" if finished else " so far"),
+        "throughput_text": throughput, "finished": finished is not None,
+        "failures": [{"reason": reason, "count": count} for reason, count in summary["failures"]],
+    }
+
+
+def _when(moment: datetime | None) -> str:
+    return f"{moment:%Y-%m-%d %H:%M:%S} UTC" if moment else "—"
 
 
 def _recent_claims(engine: Engine, period: str) -> bool:

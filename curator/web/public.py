@@ -56,6 +56,7 @@ def _topics(settings: Settings) -> list[Topic]:
 
 def _page(template: str, status: int = 200, *, private: bool = False, **context: Any) -> HTMLResponse:
     """A public page on base.html; `private` pages carry a token and must not be cached or referred."""
+    context.setdefault("page", "")
     html = environment().get_template(template).render(context)
     response = HTMLResponse(html, status_code=status)
     if private:
@@ -64,8 +65,10 @@ def _page(template: str, status: int = 200, *, private: bool = False, **context:
     return response
 
 
-def _message(title: str, lines: list[str], status: int = 200, *, links: tuple = (), private: bool = True):
-    return _page("public/message.html", status, private=private, title=title, lines=lines, links=links)
+def _message(title: str, lines: list[str], status: int = 200, *, links: tuple = (), private: bool = True,
+             settings: Settings | None = None):
+    brand = {"settings": settings} if settings is not None else {}
+    return _page("public/message.html", status, private=private, title=title, lines=lines, links=links, **brand)
 
 
 def _local(url: str) -> str:
@@ -96,7 +99,8 @@ FAVICON = (
 @router.get("/")
 def home(request: Request) -> Response:
     settings = _settings(request)
-    return _page("public/home.html", settings=settings, topics=_readable_topics(settings))
+    return _page("public/home.html", settings=settings, topics=_readable_topics(settings), page="home",
+                 og_url=settings.base_url.rstrip("/") + "/")
 
 
 @router.get("/favicon.ico")
@@ -109,7 +113,9 @@ def favicon() -> Response:
 
 @router.get("/subscribe")
 def subscribe_form(request: Request) -> Response:
-    return _page("public/subscribe.html", topics=_topics(_settings(request)), email="", name="", chosen=[], error="")
+    settings = _settings(request)
+    return _page("public/subscribe.html", topics=_topics(settings), email="", name="", chosen=[], error="",
+                 only=False, settings=settings, page="subscribe", og_url=render.subscribe_url(settings))
 
 
 @router.post("/subscribe")
@@ -118,21 +124,23 @@ def subscribe(
     email: str = Form(""),
     name: str = Form(""),
     topics: list[str] = Form([]),
+    scope: str = Form("all"),
     website: str = Form(""),
     send: subscribers.Mailer = Depends(mailer),
 ) -> Response:
     settings = _settings(request)
     known = _topics(settings)
     if website:  # the hidden field only bots fill in: answer as usual, do nothing
-        return _check_inbox()
+        return check_inbox(settings, email)
     client = client_ip(request)  # X-Forwarded-For only from CURATOR_TRUSTED_PROXIES
     try:
         with request.app.state.engine.begin() as conn:
             sub = subscribers.signup(conn, settings, email, name=name, topics=topics,
-                                     known_topics=[t.name for t in known], client=client)
+                                     known_topics=[t.name for t in known], client=client,
+                                     only_my_topics=scope == "only")
     except (InvalidAddress, NotFound) as exc:
         return _page("public/subscribe.html", 400, topics=known, email=email, name=name[:200], chosen=topics,
-                     error=str(exc))
+                     error=str(exc), only=scope == "only", settings=settings)
     if sub is not None:
         try:
             subscribers.send_confirmation(settings, sub, send)
@@ -146,17 +154,13 @@ def subscribe(
                  "Please try again in a few minutes."],
                 503, links=(("/subscribe", "Try again"),), private=False,
             )
-    return _check_inbox()
+    return check_inbox(settings, email)
 
 
-def _check_inbox() -> HTMLResponse:
-    # The same answer whatever the address's state: the form must not tell who subscribes.
-    return _message(
-        "Check your inbox",
-        ["If this address can receive the newsletter, an email with a confirmation link is on its way.",
-         "Open it, follow the link and confirm to start your subscription. Nothing is sent until you do."],
-        links=(("/archive", "Read past issues meanwhile"),), private=False,
-    )
+def check_inbox(settings: Settings, email: str, *, resent: bool = False) -> HTMLResponse:
+    """The same answer whatever the address's state: the form must not tell who subscribes."""
+    return _page("public/check_inbox.html", private=True, email=" ".join(email.split())[:320], resent=resent,
+                 settings=settings)
 
 
 @router.get("/confirm/{token}")
@@ -174,21 +178,29 @@ def confirm_form(request: Request, token: str) -> Response:
 
 
 @router.post("/confirm/{token}")
-def confirm(request: Request, token: str) -> Response:
+def confirm(request: Request, token: str, send: subscribers.Mailer = Depends(mailer)) -> Response:
     settings = _settings(request)
     try:
         with request.app.state.engine.begin() as conn:
             sub = subscribers.confirm(conn, settings, token)
+            welcome, latest = subscribers.welcome_due(conn, sub["id"]), subscribers.latest_issue(conn)
     except BadToken as exc:
         return _broken_link(exc)
+    if welcome is not None:
+        try:
+            subscribers.send_welcome(settings, welcome, latest, send)
+        except CuratorError as exc:  # the subscription stands; the welcome is a courtesy
+            log.error("welcome email to subscriber %s not sent: %s", sub["id"], exc)
     return _subscribed(settings, sub)
 
 
 def _subscribed(settings: Settings, sub: dict) -> HTMLResponse:
     return _message(
         "You are subscribed",
-        [f"Thank you: {sub['email']} will receive {settings.from_name} every month."],
+        [f"Thank you: {sub['email']} will receive {settings.from_name} every month.",
+         "A welcome email is on its way, with a link to the latest issue."],
         links=((_local(render.preferences_url(settings, sub)), "Choose your topics"), ("/archive", "Read past issues")),
+        settings=settings,
     )
 
 
@@ -231,16 +243,18 @@ def preferences_form(request: Request, token: str) -> Response:
     return _preferences(request, sub, token)
 
 
-def _preferences(request: Request, sub: dict, token: str, *, saved: bool = False, error: str = "", status=200):
+def _preferences(request: Request, sub: dict, token: str, *, saved: bool = False, error: str = "", status=200,
+                 notice: str = ""):
     settings = _settings(request)
     return _page(
-        "public/preferences.html", status, private=True, sub=sub, token=token, saved=saved, error=error,
+        "public/preferences.html", status, private=True, sub=sub, token=token, saved=saved, error=error, notice=notice,
         topics=_topics(settings), settings=settings, unsubscribe_url=_local(render.unsubscribe_url(settings, sub)),
     )
 
 
 @router.post("/preferences/{token}")
-def preferences(request: Request, token: str, name: str = Form(""), topics: list[str] = Form([])) -> Response:
+def preferences(request: Request, token: str, name: str = Form(""), topics: list[str] = Form([]),
+                scope: str = Form("all")) -> Response:
     known = [t.name for t in _topics(_settings(request))]
     if (test := _test_copy(request, "preferences", token)) is not None:
         return test
@@ -249,7 +263,8 @@ def preferences(request: Request, token: str, name: str = Form(""), topics: list
         if sub["status"] not in ("active", "pending"):
             return _preferences(request, sub, token)
         with request.app.state.engine.begin() as conn:
-            sub = subscribers.update_preferences(conn, sub["id"], topics=topics, name=name, known_topics=known)
+            sub = subscribers.update_preferences(conn, sub["id"], topics=topics, name=name, known_topics=known,
+                                                 only_my_topics=scope == "only")
     except BadToken as exc:
         return _broken_link(exc)
     except NotFound as exc:
@@ -284,12 +299,8 @@ def unsubscribe(request: Request, token: str) -> Response:
             subscribers.unsubscribe(conn, sub["id"], "unsubscribe link")
     except BadToken as exc:
         return _broken_unsubscribe_link(request, exc)
-    return _message(
-        "You are unsubscribed",
-        [f"{sub['email']} will not receive {settings.from_name} any more.",
-         "Changed your mind? You can subscribe again at any time."],
-        links=(("/subscribe", "Subscribe again"), ("/archive", "Read past issues")),
-    )
+    return _page("public/unsubscribed.html", private=True, sub=sub, token=token, settings=settings,
+                 reasons=subscribers.REASONS, answered=False)
 
 
 def _broken_unsubscribe_link(request: Request, exc: BadToken) -> HTMLResponse:
@@ -353,7 +364,9 @@ def archive(request: Request) -> Response:
             .where(issues.c.status.in_(LISTED))
             .order_by(issues.c.period.desc())
         ).mappings().all()
-    return _page("public/archive.html", issues=rows, settings=_settings(request))
+    settings = _settings(request)
+    return _page("public/archive.html", issues=rows, settings=settings, page="archive",
+                 og_url=render.archive_url(settings), og_description=f"Every issue of {settings.from_name} so far.")
 
 
 @router.get("/archive/{period}")

@@ -31,6 +31,11 @@ ROUTES = {
     "/login/reset/{token}": ["password", "confirm", "csrf_token"],
     "/webhooks/sendgrid": [],
     "/f/{token}/{pick_id}": ["vote"],
+    "/subscribe/resend": ["email"],
+    "/preferences/{token}/address": ["new_email"],
+    "/address/{token}": [],
+    "/unsubscribe/{token}/reason": ["reason"],
+    "/unsubscribe/{token}/undo": [],
 }
 SIGNED_IN_PREFIXES = ("/desk", "/ops", "/admin")
 CONTENT_TYPES = [

@@ -24,7 +24,9 @@ def _assert_page_headers(response) -> None:
     assert response.headers["referrer-policy"] in ("same-origin", "no-referrer")
     nonce = re.search(r"'nonce-([^']+)'", csp).group(1)
     body = response.text
-    assert re.findall(r'<style nonce="([^"]+)"', body) == [nonce]  # the one <style>, with this nonce
+    styles = re.findall(r'<style nonce="([^"]+)"', body)
+    assert styles and set(styles) == {nonce}  # every <style> carries this response's nonce
+    assert body.count("<style") == len(styles)  # and none goes without
     assert not re.search(r"<[a-z][^>]*\sstyle=", body)  # no style attributes
     assert not re.search(r"<script(?![^>]*\ssrc=)", body)  # no inline script
     assert not re.search(r"\son[a-z]+=", body)  # no event handler attributes

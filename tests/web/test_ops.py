@@ -193,7 +193,9 @@ def test_send_now_confirms_with_the_audience_size_then_workers_deliver(client, c
     jobs.deliver(conf, engine)  # what `curator worker` or the scheduler's delivery pass does
     progress = client.get(f"/ops/issues/{PERIOD}/progress.json").json()
     assert (progress["status"], progress["counts"]["sent"], progress["waiting"], progress["time_left"]) == (
-        "sent", 7, 0, "done")
+        "sent", 7, 0, "")  # a finished send says when it finished, never "time left done"
+    assert progress["finished"] and progress["finished_text"].endswith("UTC")
+    assert "so far" not in progress["duration_text"]
     post(client, f"/ops/issues/{PERIOD}/send", ops)  # again: refused, nobody gets it twice
     [(level, text)] = flashes(client, f"/ops/issues/{PERIOD}")
     assert level == "error" and "sent at most once" in text

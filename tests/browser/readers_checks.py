@@ -1,0 +1,34 @@
+"""Checks every page of the readers' and ops journeys passes: axe, and no sideways scrolling on a 375 px phone."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser.axe import assert_accessible
+
+PHONE = {"width": 375, "height": 780}
+
+
+@pytest.fixture
+def page(browser):
+    """A page whose context lets axe's injected script run past the pages' Content-Security-Policy."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB", bypass_csp=True)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+def check_page(page, shot=None) -> None:
+    """axe finds nothing serious or critical, and the page fits 375 px; `shot` names a phone screenshot."""
+    size = page.viewport_size
+    assert_accessible(page)
+    page.set_viewport_size(PHONE)
+    try:
+        width = page.evaluate("() => document.documentElement.scrollWidth")
+        assert width <= PHONE["width"], f"{page.url} is {width} px wide on a 375 px phone"
+        assert_accessible(page)
+        if shot is not None:
+            page.screenshot(path=str(shot), full_page=True)
+    finally:
+        page.set_viewport_size(size)
