@@ -21,7 +21,7 @@ lock:
 	rm -rf $(LOCK_VENV)
 	$(PYTHON) -m venv $(LOCK_VENV)
 	$(LOCK_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(LOCK_VENV)/bin/python -m pip install --quiet $(if $(UPGRADE),,-c $(CONSTRAINTS)) -e ".[test]"
+	$(LOCK_VENV)/bin/python -m pip install --quiet $(if $(UPGRADE),,-c $(CONSTRAINTS)) -e ".[test,bench]"
 	{ echo "# Written by \`make lock\` (pip freeze of a fresh install, curator itself left out): do not edit."; \
 	  $(LOCK_VENV)/bin/python -m pip freeze --exclude-editable --exclude curator | LC_ALL=C sort -f; } > $(CONSTRAINTS).new
 	mv $(CONSTRAINTS).new $(CONSTRAINTS)
