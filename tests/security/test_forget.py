@@ -44,13 +44,13 @@ def _files_holding(paths, needle: bytes) -> list[str]:
 def test_forget_leaves_no_copy_of_the_address(conf, engine, db_url):
     _leave_traces(conf, engine)
     outbox = sorted(conf.outbox_dir.glob("*.eml"))
-    assert len(_files_holding(outbox, ADDRESS.encode())) == 2  # the confirmation and the issue
+    assert len(_files_holding(outbox, ADDRESS.encode())) == 3  # the confirmation, the welcome email and the issue
     engine.dispose()  # as a separate process would find it: no connection of ours open
     result = cli("subscribers", "forget", ADDRESS.upper(), "--yes",
                  env={"CURATOR_DATABASE_URL": db_url, "CURATOR_SECRET_KEY": conf.secret_key,
                       "CURATOR_OUTBOX_DIR": str(conf.outbox_dir)})
     assert result.exit_code == 0, result.output
-    assert "Deleted 2 outbox file(s)" in result.output
+    assert "Deleted 3 outbox file(s)" in result.output
     assert _files_holding(conf.outbox_dir.glob("*"), ADDRESS.encode()) == []
     database = store.sqlite_path(db_url)
     if database is not None:  # on PostgreSQL the server's files are not ours to read
