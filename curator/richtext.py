@@ -18,7 +18,7 @@ from markdown_it.common.utils import escapeHtml as escape_html
 from markdown_it.token import Token
 from markupsafe import Markup
 
-from curator.ingest.sanitize import ALLOWED_ATTRIBUTES, LINK_REL, URL_SCHEMES
+from curator.safehtml import ALLOWED_ATTRIBUTES, LINK_REL, URL_SCHEMES
 
 # What Markdown produces, minus images; every one is also in the feed sanitizer's allow-list.
 TAGS = frozenset({

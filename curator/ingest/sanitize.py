@@ -10,31 +10,14 @@ from urllib.parse import urlsplit
 import nh3
 
 from curator.ingest.normalize import fold_whitespace
-
-ALLOWED_TAGS = frozenset({
-    "a", "abbr", "b", "blockquote", "br", "caption", "code", "col", "colgroup", "dd",
-    "del", "dfn", "div", "dl", "dt", "em", "figcaption", "figure", "h1", "h2", "h3",
-    "h4", "h5", "h6", "hr", "i", "img", "ins", "kbd", "li", "mark", "ol", "p", "pre",
-    "q", "s", "samp", "small", "span", "strike", "strong", "sub", "sup", "table",
-    "tbody", "td", "tfoot", "th", "thead", "time", "tr", "u", "ul", "var",
-})
-# No style, class or id anywhere, and no URL attribute nh3 does not scheme-check (cite).
-ALLOWED_ATTRIBUTES = {
-    "a": {"href", "title"},
-    "abbr": {"title"},
-    "img": {"src", "alt", "title", "width", "height"},
-    "td": {"colspan", "rowspan"},
-    "th": {"colspan", "rowspan", "scope"},
-    "col": {"span"},
-    "colgroup": {"span"},
-    "ol": {"start", "reversed"},
-    "time": {"datetime"},
-}
-URL_SCHEMES = frozenset({"http", "https", "mailto"})
-IMAGE_SCHEMES = frozenset({"http", "https"})
-LINK_REL = "noopener noreferrer nofollow"
-# Dropped with everything inside them, not just unwrapped.
-DROP_WITH_CONTENT = frozenset({"script", "style", "template", "noscript", "title", "textarea"})
+from curator.safehtml import (  # noqa: F401  (re-exported: the feed sanitizer's allow-list)
+    ALLOWED_ATTRIBUTES,
+    ALLOWED_TAGS,
+    DROP_WITH_CONTENT,
+    IMAGE_SCHEMES,
+    LINK_REL,
+    URL_SCHEMES,
+)
 
 # Block boundaries become spaces in excerpts so "<p>a</p><p>b</p>" reads "a b".
 _BLOCK_TAG = re.compile(
