@@ -47,7 +47,6 @@ def build_scheduler(settings: Settings, engine: Engine, stop: threading.Event | 
     With CURATOR_SCHEDULER_DELIVERS, a process-local `deliver` job (memory store: it is not
     part of the calendar) works through sends under way every minute, and right after the send job.
     """
-    environment = settings  # a job whose stored schedule ops remove goes back to this one
     settings = stored.effective(settings, engine)  # the schedule ops edited in the console, if any
     found = triggers(settings)
     jobstore = _SharedEngineJobStore(engine=engine, tablename=JOBSTORE_TABLE)
@@ -76,12 +75,6 @@ def build_scheduler(settings: Settings, engine: Engine, stop: threading.Event | 
             name="send the batches of sends under way", jobstore="local", coalesce=True, max_instances=1,
             misfire_grace_time=None, next_run_time=utcnow(),  # at once: a send the last leader left unfinished
         )
-    # Ops edit the schedule in the console: the leader picks it up within a heartbeat, no restart.
-    scheduler.add_job(
-        stored.refresh, IntervalTrigger(seconds=settings.scheduler_heartbeat_seconds),
-        args=(scheduler, environment, engine), id="refresh-schedule", name="apply the schedule edited in the console",
-        jobstore="local", coalesce=True, max_instances=1, misfire_grace_time=None,
-    )
     events = EVENT_JOB_MISSED | EVENT_JOB_ERROR | EVENT_JOB_EXECUTED
     scheduler.add_listener(_on_event(settings, engine, scheduler), events)
     return scheduler
@@ -162,7 +155,7 @@ def _try(lock: Lock) -> bool:
 def lead(settings: Settings, engine: Engine, lock: Lock, stop: threading.Event) -> None:
     """One term as leader: APScheduler runs in this thread, the heartbeat in another."""
     scheduler = build_scheduler(settings, engine, stop)
-    term = _Term(settings, lock, scheduler, stop)
+    term = _Term(settings, lock, scheduler, stop, engine)
     scheduler.add_listener(lambda _: term.begin(), EVENT_SCHEDULER_STARTED)
     try:
         scheduler.start()  # returns once the heartbeat thread shut it down
@@ -173,8 +166,10 @@ def lead(settings: Settings, engine: Engine, lock: Lock, stop: threading.Event) 
 class _Term:
     """The heartbeat of a leader's term, and the shutdown it asks for when the term is over."""
 
-    def __init__(self, settings: Settings, lock: Lock, scheduler: BlockingScheduler, stop: threading.Event):
-        self.settings, self.lock, self.scheduler, self.stop = settings, lock, scheduler, stop
+    def __init__(
+        self, settings: Settings, lock: Lock, scheduler: BlockingScheduler, stop: threading.Event, engine: Engine
+    ):
+        self.settings, self.lock, self.scheduler, self.stop, self.engine = settings, lock, scheduler, stop, engine
         self.done = threading.Event()
         self.threads: list[threading.Thread] = []
         self.stopping = False
@@ -216,4 +211,17 @@ class _Term:
                 log.error("lost the scheduler lock: stepping down to standby")
                 self._shutdown("lost the lock")
                 return
+            if not self.stopping:
+                self._refresh_schedule()
             (self.done if self.stopping else self.stop).wait(interval)
+
+    def _refresh_schedule(self) -> None:
+        """Apply the schedule ops edited in the console: within a heartbeat, no restart.
+
+        Here, not as a scheduler job: shutdown() holds the job stores' lock while it waits for
+        running jobs, so a job that asks the scheduler for its jobs then deadlocks the shutdown.
+        """
+        try:
+            stored.refresh(self.scheduler, self.settings, self.engine)
+        except Exception as exc:  # a busy database: the next beat tries again
+            log.warning("could not apply the schedule stored in the console: %s", exc)
