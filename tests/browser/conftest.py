@@ -44,11 +44,27 @@ def browser():
         browser.close()
 
 
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
+def _page_in_new_context(browser, **options):
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB", **options)
     page = context.new_page()
     page.set_default_timeout(15_000)
+    return context, page
+
+
+@pytest.fixture
+def page(browser):
+    context, page = _page_in_new_context(browser)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def axe_page(browser):
+    """As `page`, but axe's injected (inline) script may run: only this test context bypasses the pages' CSP.
+
+    tests/security/test_headers_hosts.py checks the real policy in Chromium, without the bypass.
+    """
+    context, page = _page_in_new_context(browser, bypass_csp=True)
     yield page
     context.close()
 

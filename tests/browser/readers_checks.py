@@ -10,13 +10,9 @@ PHONE = {"width": 375, "height": 780}
 
 
 @pytest.fixture
-def page(browser):
-    """A page whose context lets axe's injected script run past the pages' Content-Security-Policy."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB", bypass_csp=True)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
-    context.close()
+def page(axe_page):
+    """Every page these tests visit is checked with axe: the shared page that lets it past the CSP."""
+    return axe_page
 
 
 def check_page(page, shot=None) -> None:

@@ -61,14 +61,9 @@ def desk(settings, engine, tmp_path, serve):
 
 
 @pytest.fixture
-def page(browser):
-    # axe is injected as an inline script, which the pages' Content-Security-Policy forbids to
-    # anyone else: only the test's browser context bypasses it.
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB", bypass_csp=True)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
-    context.close()
+def page(axe_page):
+    """Every page these tests visit is checked with axe: the shared page that lets it past the CSP."""
+    return axe_page
 
 
 def decisions(engine) -> dict[int, dict]:

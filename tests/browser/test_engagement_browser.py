@@ -22,13 +22,9 @@ EMAIL, PASSWORD = "ops@example.org", "correct horse battery"
 
 
 @pytest.fixture
-def page(browser):
-    """As the shared `page`, but axe's injected script may run under the pages' script-src 'self'."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB", bypass_csp=True)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
-    context.close()
+def page(axe_page):
+    """Every page these tests visit is checked with axe: the shared page that lets it past the CSP."""
+    return axe_page
 
 
 @pytest.fixture
