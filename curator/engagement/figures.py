@@ -181,10 +181,10 @@ def _groups(conn: Connection, issue_id: int, pairs: dict, figures: list[PickFigu
             .group_by(deliveries.c.variant)
         ).all()
     )
-    sent = sum(recipients.values())
     topics: dict[str, Group] = {}
     for pick in figures:
-        group = topics.setdefault(pick.topic, Group(pick.topic, sent))
+        carried = sum(n for variant, n in recipients.items() if _carries(variant or "", pick.topic))
+        group = topics.setdefault(pick.topic, Group(pick.topic, carried))
         group.human_clicks += pick.human_clicks
         group.machine_clicks += pick.machine_clicks
     variant_of = dict(
