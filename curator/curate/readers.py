@@ -13,8 +13,8 @@ their weighted sum, between -1 and 1.
 In the score (curator/curate/score.py, part "readers"), a candidate's interest is the mean of
 its source's and its kind's (`Readers.part`), times SCALE = 0.5: the part lies in [-0.5, 0.5].
 That is the size of the tie-breakers (freshness moves 0 to 1, reputation -1 to 1): it reorders
-candidates a few tenths apart, a tutorial against an article of the same topic, but two
-candidates can move at most 1.0 apart, half the smallest step from a resource kind (article,
+candidates a few tenths apart (two articles as much on topic, the same story from two sources),
+but two candidates can move at most 1.0 apart, half the smallest step from a resource kind (article,
 tutorial, essay, talk: 0 to 0.5) to a distractor kind (roundup and thin page -2; job posting,
 release notes and the like -5 or -6). So readers' clicks never lift a distractor over a
 genuine resource that scores the same otherwise, and a source readers love still needs its
