@@ -278,10 +278,15 @@ def recipient_values(
     names `delivery_id`, the recipient's ledger row (0: a copy off the ledger, which counts nothing).
     """
     name = " ".join(str(subscriber.get("name") or "").split())
+    # Both links' tokens at once (one payload, two keys): the same as unsubscribe_url and preferences_url.
+    unsubscribe, preferences = tokens.subscriber_tokens(
+        settings, ("unsubscribe", "preferences"), _subscriber_id(subscriber), subscriber["email"]
+    )
+    base = _base_url(settings)
     values = {
         "-name-": html.escape(name, quote=False) if name else NAME_FALLBACK,
-        "-unsubscribe_url-": unsubscribe_url(settings, subscriber),
-        "-preferences_url-": preferences_url(settings, subscriber),
+        "-unsubscribe_url-": f"{base}/unsubscribe/{unsubscribe}",
+        "-preferences_url-": f"{base}/preferences/{preferences}",
     }
     if pick_links:
         values[READER_TAG] = tokens.make_link_token(settings, delivery_id)
