@@ -87,7 +87,7 @@ def subscriber_tokens(settings: Settings, purposes: tuple[str, ...], subscriber_
     """
     for purpose in purposes:
         _serializer(settings, purpose)  # a known purpose, and a secret key (ConfigError says so)
-    payload = f"[{int(subscriber_id)},\"{email_digest(email)}\"]".encode("ascii")
+    payload = f'[{int(subscriber_id)},"{email_digest(email)}"]'.encode("ascii")
     return _sign_payload(settings.secret_key, purposes, payload)
 
 
