@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -78,17 +79,30 @@ def make_token(settings: Settings, purpose: str, subscriber_id: int, email: str,
 
 
 def subscriber_tokens(settings: Settings, purposes: tuple[str, ...], subscriber_id: int, email: str) -> list[str]:
-    """make_token for several purposes over one subscriber: what each would write, byte for byte.
+    """make_token for several purposes over one subscriber: what each would write, byte for byte."""
+    return subscriber_signer(settings, purposes)(subscriber_id, email)
+
+
+def subscriber_signer(settings: Settings, purposes: tuple[str, ...]) -> Callable[[int, str], list[str]]:
+    """subscriber_tokens for many subscribers: the purposes and the key are checked once.
 
     A send makes an unsubscribe and a preferences link for every recipient, so this is on the
-    hot path of a million-recipient send: the payload and its timestamp are encoded once, and
-    only the HMAC (a different key per purpose, itsdangerous' salt) is computed per purpose.
-    The payload [id, "hex digest"] is written by hand: it is exactly json.dumps' compact form.
+    hot path of a million-recipient send: per subscriber, the payload and its timestamp are
+    encoded once, and only the HMAC (a different key per purpose: itsdangerous' salt) is
+    computed per purpose. The payload [id, "hex digest"] is written by hand: it is exactly
+    json.dumps' compact form.
     """
     for purpose in purposes:
         _serializer(settings, purpose)  # a known purpose, and a secret key (ConfigError says so)
-    payload = f'[{int(subscriber_id)},"{email_digest(email)}"]'.encode("ascii")
-    return _sign_payload(settings.secret_key, purposes, payload)
+    pads = [_hmac_pads(settings.secret_key, purpose) for purpose in purposes]
+
+    def sign(subscriber_id: int, email: str) -> list[str]:
+        payload = f'[{int(subscriber_id)},"{email_digest(email)}"]'.encode("ascii")
+        value = _b64(payload) + b"." + _b64(int(time.time()).to_bytes(8, "big").lstrip(b"\0"))
+        signed = value.decode("ascii") + "."
+        return [signed + _b64(_hmac_with(inner, outer, value)).decode("ascii") for inner, outer in pads]
+
+    return sign
 
 
 def _sign_payload(secret_key: str, purposes: tuple[str, ...], payload: bytes) -> list[str]:
@@ -101,7 +115,7 @@ def _sign_payload(secret_key: str, purposes: tuple[str, ...], payload: bytes) ->
     stamp = int(time.time()).to_bytes(8, "big").lstrip(b"\0")
     value = _b64(payload) + b"." + _b64(stamp)
     signed = value.decode("ascii") + "."
-    return [signed + _mac(secret_key, purpose, value) for purpose in purposes]
+    return [signed + _b64(_hmac_with(*_hmac_pads(secret_key, purpose), value)).decode("ascii") for purpose in purposes]
 
 
 @lru_cache(maxsize=64)
@@ -122,16 +136,12 @@ def _hmac_pads(secret_key: str, purpose: str) -> tuple:
     return hashlib.sha256(bytes(b ^ 0x36 for b in key)), hashlib.sha256(bytes(b ^ 0x5C for b in key))
 
 
-def _hmac_sha256(secret_key: str, purpose: str, value: bytes) -> bytes:
-    inner_pad, outer_pad = _hmac_pads(secret_key, purpose)
+def _hmac_with(inner_pad, outer_pad, value: bytes) -> bytes:
+    """HMAC-SHA256 from the key's kept pad states (see _hmac_pads)."""
     inner, outer = inner_pad.copy(), outer_pad.copy()
     inner.update(value)
     outer.update(inner.digest())
     return outer.digest()
-
-
-def _mac(secret_key: str, purpose: str, value: bytes) -> str:
-    return _b64(_hmac_sha256(secret_key, purpose, value)).decode("ascii")
 
 
 _URLSAFE = bytes.maketrans(b"+/", b"-_")
@@ -193,7 +203,7 @@ def _link_mac(settings: Settings, purpose: str, body: bytes) -> str:
     if purpose not in LINK_PURPOSES:
         raise ValueError(f"unknown link token purpose {purpose!r}")
     _serializer(settings, purpose)  # the secret key is set, or ConfigError says so
-    return _b64(_hmac_sha256(settings.secret_key, purpose, body)[:LINK_MAC_BYTES]).decode("ascii")
+    return _b64(_hmac_with(*_hmac_pads(settings.secret_key, purpose), body)[:LINK_MAC_BYTES]).decode("ascii")
 
 
 def make_link_token(settings: Settings, delivery_id: int, purpose: str = "reader") -> str:
@@ -204,8 +214,21 @@ def make_link_token(settings: Settings, delivery_id: int, purpose: str = "reader
     against the delivery's issue when it is followed, and the article comes from the database.
     They do not expire: old emails keep working.
     """
-    body = str(int(delivery_id))
-    return f"{body}.{_link_mac(settings, purpose, body.encode('ascii'))}"
+    return link_signer(settings, purpose)(delivery_id)
+
+
+def link_signer(settings: Settings, purpose: str = "reader") -> Callable[[int], str]:
+    """make_link_token for many deliveries: the purpose and the key are checked once."""
+    if purpose not in LINK_PURPOSES:
+        raise ValueError(f"unknown link token purpose {purpose!r}")
+    _serializer(settings, purpose)  # the secret key is set, or ConfigError says so
+    inner, outer = _hmac_pads(settings.secret_key, purpose)
+
+    def sign(delivery_id: int) -> str:
+        body = str(int(delivery_id))
+        return f"{body}.{_b64(_hmac_with(inner, outer, body.encode('ascii'))[:LINK_MAC_BYTES]).decode('ascii')}"
+
+    return sign
 
 
 def read_link_token(settings: Settings, token: str, purpose: str = "reader") -> LinkClaim:

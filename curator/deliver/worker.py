@@ -377,12 +377,11 @@ class Worker:
     def message(self, period: str, batch: ledger.Claim) -> BatchMessage:
         """The batch's request: its variant's body (rendered once per worker) and each recipient's values."""
         body = self._body(batch.issue_id, period, batch.variant)
-        pick_links = bool(self._content(batch.issue_id, period).pick_ids())
+        values = render.values_maker(self.settings, pick_links=bool(self._content(batch.issue_id, period).pick_ids()))
         recipients = []
         for row in batch.rows:
-            person = {"subscriber_id": row.subscriber_id, "email": row.email, "name": row.name}
-            values = render.recipient_values(self.settings, person, delivery_id=row.id, pick_links=pick_links)
-            recipients.append(Recipient(row.id, row.email, row.name, values, values["-unsubscribe_url-"]))
+            these = values(row.subscriber_id, row.email, row.name, row.id)
+            recipients.append(Recipient(row.id, row.email, row.name, these, these["-unsubscribe_url-"]))
         return BatchMessage(issue=period, batch_key=batch.key, body=body, recipients=recipients)
 
     def _body(self, issue_id: int, period: str, variant: str) -> render.Rendered:
