@@ -101,14 +101,11 @@ def freeze(conn: Connection, issue_id: int) -> int:
     )
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")  # sort a million rows in memory, not on disk
-    # Counted rather than read from rowcount, which psycopg's INSERT ... SELECT reports as -1 here.
-    before = _total(conn, issue_id)
-    conn.execute(statement)
-    return _total(conn, issue_id) - before
-
-
-def _total(conn: Connection, issue_id: int) -> int:
-    return conn.execute(select(func.count()).where(d.c.issue_id == issue_id)).scalar_one()
+        # Counted by the database in the same statement: psycopg reports rowcount -1 for this INSERT ...
+        # SELECT, and counting the ledger before and after would read a million rows twice.
+        inserted = statement.returning(literal(1).label("one")).cte("inserted")
+        return conn.execute(select(func.count()).select_from(inserted)).scalar_one()
+    return conn.execute(statement).rowcount
 
 
 # -- claim
