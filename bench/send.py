@@ -8,7 +8,7 @@ process sends; for PostgreSQL (a bench database created and dropped on 127.0.0.1
 two do. Setting up the subscribers is not timed; the timed part is what `curator send`
 does: freeze the audience into the ledger, then claim, render, post and record every
 batch until the issue is sent. Peak memory is each worker's high-water mark (VmHWM,
-and the kernel's ru_maxrss when it exits). The baseline is what one writes first: one
+sampled, and as the worker exits). The baseline is what one writes first: one
 request per recipient with the `sendgrid` library's Mail helper, timed on 5,000 and
 scaled. The ceiling is the plain library posting pre-built bodies (1,000 personalizations
 each, as Curator's requests) to the same server from one process: no database, no rendering;
@@ -153,6 +153,21 @@ def worker_env(database_url: str, server: Server, feeds_path: Path) -> dict[str,
     }  # fmt: skip
 
 
+# Each worker reports its own high-water mark (VmHWM) as it exits. Not the kernel's ru_maxrss: a
+# child's counts the pages it shared with this process between fork and exec, so it reports this
+# benchmark's size (a million subscribers seeded) rather than the worker's.
+PEAK_PROBE = (
+    "import atexit, runpy, sys\n"
+    "out = sys.argv.pop(1)\n"
+    "def peak():\n"
+    "    hwm = next(line for line in open('/proc/self/status') if line.startswith('VmHWM:'))\n"
+    "    open(out, 'w').write(hwm.split()[1])\n"
+    "atexit.register(peak)\n"
+    "sys.argv[0] = 'curator'\n"
+    "runpy.run_module('curator', run_name='__main__', alter_sys=True)\n"
+)
+
+
 def _vm_hwm_kb(pid: int) -> int:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -165,8 +180,10 @@ def _vm_hwm_kb(pid: int) -> int:
 
 def run_workers(count: int, env: dict[str, str]) -> tuple[list[float], list[float]]:
     """Start `count` `curator worker` processes, wait for all; their peak RSS in MB and CPU seconds."""
-    procs = [subprocess.Popen([sys.executable, "-m", "curator", "worker", "--period", PERIOD], env=env, cwd=REPO,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for _ in range(count)]  # fmt: skip
+    folder = Path(tempfile.mkdtemp(prefix="curator-bench-peaks-"))
+    outs = [folder / f"worker{i}.kb" for i in range(count)]
+    procs = [subprocess.Popen([sys.executable, "-c", PEAK_PROBE, str(out), "worker", "--period", PERIOD], env=env,
+                              cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for out in outs]  # fmt: skip
     peaks = {p.pid: 0 for p in procs}
     cpu = {p.pid: 0.0 for p in procs}
     errors = {p.pid: b"" for p in procs}
@@ -180,21 +197,23 @@ def run_workers(count: int, env: dict[str, str]) -> tuple[list[float], list[floa
     running = set(peaks)
     while running:
         for pid in list(running):
-            peaks[pid] = max(peaks[pid], _vm_hwm_kb(pid))
+            peaks[pid] = max(peaks[pid], _vm_hwm_kb(pid))  # after exec: the worker's own address space
             done, status, usage = os.wait4(pid, os.WNOHANG)
             if done:
                 running.discard(pid)
-                peaks[pid] = max(peaks[pid], usage.ru_maxrss)  # kilobytes on Linux
                 cpu[pid] = usage.ru_utime + usage.ru_stime
                 proc = next(p for p in procs if p.pid == pid)
                 proc.returncode = os.waitstatus_to_exitcode(status)
         time.sleep(0.1)
     for r in readers:
         r.join()
-    for p in procs:
+    for p, out in zip(procs, outs, strict=True):
         p.stderr.close()
         if p.returncode:
             raise SystemExit(f"worker {p.pid} exited with {p.returncode}:\n{errors[p.pid].decode(errors='replace')}")
+        peaks[p.pid] = max(peaks[p.pid], int(out.read_text()))  # its last word: the high-water mark at exit
+        out.unlink()
+    folder.rmdir()
     return [round(peaks[p.pid] / 1024, 1) for p in procs], [round(cpu[p.pid], 1) for p in procs]
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import html
 import re
 import textwrap
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
@@ -277,15 +277,36 @@ def recipient_values(
     `pick_links`: the issue has picks with links to sign (IssueContent.pick_ids()); their token
     names `delivery_id`, the recipient's ledger row (0: a copy off the ledger, which counts nothing).
     """
-    name = " ".join(str(subscriber.get("name") or "").split())
-    values = {
-        "-name-": html.escape(name, quote=False) if name else NAME_FALLBACK,
-        "-unsubscribe_url-": unsubscribe_url(settings, subscriber),
-        "-preferences_url-": preferences_url(settings, subscriber),
-    }
-    if pick_links:
-        values[READER_TAG] = tokens.make_link_token(settings, delivery_id)
-    return values
+    make = values_maker(settings, pick_links=pick_links)
+    return make(_subscriber_id(subscriber), subscriber["email"], subscriber.get("name"), delivery_id)
+
+
+def values_maker(
+    settings: Settings, *, pick_links: bool = False
+) -> Callable[[int, str, str | None, int], dict[str, str]]:
+    """recipient_values for many recipients, as make(subscriber_id, email, name, delivery_id).
+
+    A send calls it for every recipient: the keys and the base URL are looked up once, and a
+    recipient's two links (unsubscribe, preferences) share one token payload (see tokens).
+    """
+    sign = tokens.subscriber_signer(settings, ("unsubscribe", "preferences"))
+    sign_links = tokens.link_signer(settings) if pick_links else None
+    base = _base_url(settings)
+    escape = html.escape
+
+    def make(subscriber_id: int, email: str, name: str | None, delivery_id: int = 0) -> dict[str, str]:
+        name = " ".join(str(name or "").split())
+        unsubscribe, preferences = sign(subscriber_id, email)
+        values = {
+            "-name-": escape(name, quote=False) if name else NAME_FALLBACK,
+            "-unsubscribe_url-": f"{base}/unsubscribe/{unsubscribe}",
+            "-preferences_url-": f"{base}/preferences/{preferences}",
+        }
+        if sign_links is not None:
+            values[READER_TAG] = sign_links(delivery_id)
+        return values
+
+    return make
 
 
 def personalize(rendered: Rendered, values: Mapping[str, str]) -> Rendered:

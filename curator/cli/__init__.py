@@ -1,4 +1,8 @@
-"""The command line: `curator VERB`. Each module here is a group of verbs."""
+"""The command line: `curator VERB`. Each module here is a group of verbs.
+
+A verb's module is imported when the verb runs (see VERB_MODULES in _app): importing this
+package loads none of them.
+"""
 
 from __future__ import annotations
 
@@ -6,23 +10,6 @@ import sys
 
 from curator.cli._app import app, console_err
 from curator.errors import CuratorError
-
-# Importing a verb module registers its commands on `app`.
-from curator.cli import db as _db  # noqa: F401,E402  isort: skip
-
-
-def _register() -> None:
-    import importlib
-    import pkgutil
-
-    import curator.cli as pkg
-
-    for info in pkgutil.iter_modules(pkg.__path__):
-        if not info.name.startswith("_"):
-            importlib.import_module(f"curator.cli.{info.name}")
-
-
-_register()
 
 
 def main() -> None:

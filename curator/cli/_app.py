@@ -3,20 +3,57 @@
 from __future__ import annotations
 
 import getpass
+import importlib
 import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import click
 import typer
+import typer.core
 from rich.console import Console
 from sqlalchemy import Engine
 
 from curator import store
 from curator.config import Settings, load_settings
 
+# The module of each verb (a command, or a group of them), imported only when that verb runs or
+# --help lists it: a `curator worker` never loads the curation stack (numpy, the embedding model)
+# that `curator draft` needs, nor the web app, and stays small. tests/test_packaging.py checks
+# that this table names every verb the modules register.
+VERB_MODULES = {
+    "approve": "editorial", "cancel": "send", "config": "config_cmd", "db": "db", "demo": "demo",
+    "draft": "editorial", "feeds": "ingest", "ingest": "ingest", "items": "ingest", "pause": "send",
+    "pick": "editorial", "picks": "editorial", "report": "report", "resume": "send", "retry": "send",
+    "schedule": "schedule", "send": "send", "serve": "serve", "status": "send", "subscribers": "subscribers",
+    "users": "users", "worker": "send",
+}  # fmt: skip
+
+
+class _LazyVerbs(typer.core.TyperGroup):
+    """The top-level group: a verb's module is imported the first time the verb is looked up."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every verb (--help): all modules, db first, then by name, so verbs keep their order."""
+        for module in ["db", *sorted(set(VERB_MODULES.values()) - {"db"})]:
+            self._load(module)
+        return list(typer.main.get_command(app).commands)  # Typer's order: commands, then groups
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in VERB_MODULES:
+            self._load(VERB_MODULES[cmd_name])
+        return self.commands.get(cmd_name)
+
+    def _load(self, module: str) -> None:
+        importlib.import_module(f"{__package__}.{module}")  # its decorators register its verbs on `app`
+        for name, command in typer.main.get_command(app).commands.items():
+            self.commands.setdefault(name, command)
+
+
 app = typer.Typer(
+    cls=_LazyVerbs,
     name="curator",
     help="Curator: a monthly newsletter of growth resources, from feeds to inboxes.",
     no_args_is_help=True,

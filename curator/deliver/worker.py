@@ -35,6 +35,7 @@ from curator.store.schema import deliveries, issues
 log = logging.getLogger(__name__)
 MAX_RATE_LIMITED = 100  # 429s in a row for one batch before it counts as a failed attempt
 PREFETCH = 1  # rendered batches waiting for the sender thread
+LEASE_MARGIN_S = 30.0  # lease left beyond the request's timeout for a batch to go out without ledger.hold
 
 
 @dataclass
@@ -278,13 +279,14 @@ class Worker:
         self.report.batches += 1
         attempts = rate_limited = 0
         while True:
-            slot = self._slot(batch, first=not (attempts or rate_limited))
+            first_try = not (attempts or rate_limited)
+            slot = self._slot(batch, first=first_try)
             wait = max(0.0, slot - time.time())
             if attempts or rate_limited or wait > 1.0:
                 self._extend(batch.key, wait)
             if wait > 0:
                 time.sleep(wait)  # not interruptible: the slot is reserved, and the batch is committed
-            if not self._hold(batch.key):
+            if not (first_try and self._lease_covers(batch)) and not self._hold(batch.key):
                 log.warning("batch %s lost its lease before its request and was not posted; "
                             "reconciliation decides its rows", batch.key)
                 return
@@ -362,6 +364,18 @@ class Worker:
         ceiling = min(self.settings.send_retry_max_seconds, self.settings.send_retry_base_seconds * 2 ** (attempts - 1))
         return ceiling / 2 + random.uniform(0, ceiling / 2)
 
+    def _lease_covers(self, batch: ledger.Claim) -> bool:
+        """Whether the claim's own lease still outlasts a request (the timeout, and a margin).
+
+        Then nobody can have taken the batch since this worker claimed it: leases expire only
+        once past, and only an expired or answered batch is settled by anyone else. So its first
+        request goes out without another round trip to the database (ledger.hold).
+        """
+        if batch.lease_until is None:
+            return False
+        left = (batch.lease_until - datetime.now(UTC)).total_seconds()
+        return left >= self.settings.sendgrid_timeout + LEASE_MARGIN_S
+
     def _hold(self, key: str) -> bool:
         until = datetime.now(UTC) + timedelta(seconds=self.settings.send_lease_seconds)
         with self._begin() as conn:
@@ -377,12 +391,11 @@ class Worker:
     def message(self, period: str, batch: ledger.Claim) -> BatchMessage:
         """The batch's request: its variant's body (rendered once per worker) and each recipient's values."""
         body = self._body(batch.issue_id, period, batch.variant)
-        pick_links = bool(self._content(batch.issue_id, period).pick_ids())
+        values = render.values_maker(self.settings, pick_links=bool(self._content(batch.issue_id, period).pick_ids()))
         recipients = []
         for row in batch.rows:
-            person = {"subscriber_id": row.subscriber_id, "email": row.email, "name": row.name}
-            values = render.recipient_values(self.settings, person, delivery_id=row.id, pick_links=pick_links)
-            recipients.append(Recipient(row.id, row.email, row.name, values, values["-unsubscribe_url-"]))
+            these = values(row.subscriber_id, row.email, row.name, row.id)
+            recipients.append(Recipient(row.id, row.email, row.name, these, these["-unsubscribe_url-"]))
         return BatchMessage(issue=period, batch_key=batch.key, body=body, recipients=recipients)
 
     def _body(self, issue_id: int, period: str, variant: str) -> render.Rendered:

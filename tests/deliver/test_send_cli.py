@@ -144,6 +144,60 @@ def test_a_refused_key_exits_2_with_the_message(env, engine, issue, sg):
     assert _rows_in(engine, "pending") == 2
 
 
+HEAVY_MODULES = ("numpy", "wordllama", "curator.curate", "curator.ingest", "curator.web", "fastapi")
+
+
+def test_a_worker_process_sends_without_the_curation_stack(env, engine, issue, sg, tmp_path):
+    """`curator worker` imports its own verbs only: numpy and the embedding model stay out (memory per worker)."""
+    add_audience(engine, 6, variants=2)
+    deliver.start(engine, PERIOD, "ops")
+    extra = {"CURATOR_DELIVERY": "sendgrid", "CURATOR_SENDGRID_API_KEY": "SG.test", "CURATOR_SENDGRID_HOST": sg.url}
+    loaded = tmp_path / "modules.json"
+    probe = (
+        "import atexit, json, sys\n"
+        f"atexit.register(lambda: open({str(loaded)!r}, 'w').write(json.dumps(sorted(sys.modules))))\n"
+        "sys.argv = ['curator', 'worker', '--period', sys.argv[1]]\n"
+        "from curator.cli import main\n"
+        "main()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, PERIOD], env={**os.environ, **env, **extra},
+        capture_output=True, text=True, cwd=REPO, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "6 sent" in done.stdout and len(sg.recipients()) == 6
+    modules = set(json.loads(loaded.read_text()))
+    assert "curator.deliver.worker" in modules and "curator.cli.send" in modules  # the probe saw a real worker
+    assert not [m for m in modules if m.split(".")[0] in HEAVY_MODULES or m.startswith(HEAVY_MODULES[2:])]
+    assert not any(m.startswith("curator.cli.") and m not in ("curator.cli._app", "curator.cli.send") for m in modules)
+
+
+def test_the_verb_table_names_every_verb_and_its_module(cli):
+    """Verbs load lazily from VERB_MODULES: a verb missing from it would be unreachable."""
+    import importlib
+    import pkgutil
+
+    import typer
+
+    import curator.cli as package
+    from curator.cli._app import VERB_MODULES, app
+
+    modules = sorted(info.name for info in pkgutil.iter_modules(package.__path__) if not info.name.startswith("_"))
+    assert sorted(set(VERB_MODULES.values())) == modules
+    for module in modules:
+        importlib.import_module(f"curator.cli.{module}")
+    registered = typer.main.get_command(app).commands
+    assert set(registered) == set(VERB_MODULES)
+
+    def home(command) -> str:  # the module whose function the verb (or its group's first verb) runs
+        while command.callback is None:
+            command = next(iter(command.commands.values()))
+        return command.callback.__module__.removeprefix("curator.cli.")
+
+    assert {verb: home(command) for verb, command in registered.items()} == VERB_MODULES
+    assert cli("worker", "--help").exit_code == 0 and "Send batches" in cli("worker", "--help").output
+
+
 def _rows_in(engine, state):
     with engine.connect() as conn:
         return conn.execute(select(func.count()).where(deliveries.c.state == state)).scalar_one()

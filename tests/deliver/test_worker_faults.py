@@ -158,3 +158,29 @@ def test_5xx_retries_then_fails_the_rows_when_attempts_are_spent(sg_settings, en
     assert deliver.retry(engine, PERIOD, "test") == 3
     assert deliver.Worker(settings, engine).run().sent == 3  # retried after the issue was sent
     assert len(sg.recipients()) == 3
+
+
+def test_a_fresh_claim_goes_out_at_once_and_a_stalled_one_asks_the_ledger_first(sg_settings, engine, sg, issue):
+    """A fresh claim goes out without another round trip; a stale one asks the ledger first, and stays unposted."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    add_audience(engine, 6, variants=1)
+    deliver.start(engine, PERIOD, "ops")
+    worker = deliver.Worker(sg_settings, engine)
+    with engine.begin() as conn:
+        fresh = ledger.claim(conn, issue, size=3, worker=worker.name, lease_seconds=sg_settings.send_lease_seconds)
+        stale = ledger.claim(conn, issue, size=3, worker=worker.name, lease_seconds=sg_settings.send_lease_seconds,
+                             after=fresh.end)  # fmt: skip
+    with engine.begin() as conn:  # the worker stalled: another one found the second lease past and decided it
+        conn.execute(update(send_batches).where(send_batches.c.key == stale.key)
+                     .values(lease_until=now() - timedelta(seconds=1)))  # fmt: skip
+        assert ledger.expire_leases(conn, issue, decide_after=60) == [stale.key]
+    stale.lease_until = now() - timedelta(seconds=1)
+    worker.deliver(PERIOD, stale)
+    worker.deliver(PERIOD, fresh)
+    assert sorted(sg.recipients()) == sorted(r.email for r in fresh.rows)
+    with engine.connect() as conn:
+        states = dict(conn.execute(select(send_batches.c.key, send_batches.c.state)).all())
+    assert states == {fresh.key: "accepted", stale.key: "uncertain"}
