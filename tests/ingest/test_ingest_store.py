@@ -306,3 +306,59 @@ def test_worker_processes_store_what_one_process_does(settings, engine, server):
     shared = ingest(settings, engine, *urls, server.url("/shared"), only=server.url("/shared"), ingest_processes=2)
     assert [(r.new_items, r.total_items) for r in shared.feeds] == [(0, 2)]
     assert len(stored(engine)) == 12
+
+
+def test_items_stored_by_worker_processes_have_the_vectors_and_kinds_worked_out_in_process(settings, engine, server):
+    # Workers store items without vectors; the run's Vectors stage adds them, in batches, in this process.
+    from curator import embed, pagekind
+
+    for name in ("a", "b", "c"):
+        server.routes[f"/{name}"] = feed(rss(name, entries(name, 5)))
+    report = ingest(settings, engine, *(server.url(f"/{n}") for n in ("a", "b", "c")), ingest_processes=2)
+    assert sum(r.new_items for r in report.feeds) == 15
+    rows = stored(engine)
+    vectors = embed.embed([embed.item_text(row.title, row.summary_text) for row in rows])
+    kinds = pagekind.predict([(row.url, row.title, row.summary_text) for row in rows], vectors)
+    assert [row.embedding for row in rows] == [embed.to_bytes(v) for v in vectors]
+    assert [(row.kind, row.kind_confidence, row.kind_value, row.kind_version) for row in rows] == [
+        (*kind, pagekind.version()) for kind in kinds
+    ]
+
+
+def test_a_batch_of_vectors_is_written_during_the_run_and_the_rest_at_its_end(settings, engine, server, monkeypatch):
+    from curator.ingest import vectors
+
+    batches, store = [], vectors.store_vectors
+
+    def recording(engine, new):
+        batches.append(len(new))
+        store(engine, new)
+
+    monkeypatch.setattr(vectors, "store_vectors", recording)
+    monkeypatch.setattr(vectors.Vectors, "BATCH", 4)  # 3 feeds of 3 new items: 6 once 4 wait, then the last 3
+    for name in ("a", "b", "c"):
+        server.routes[f"/{name}"] = feed(rss(name, entries(name, 3)))
+    ingest(settings, engine, *(server.url(f"/{n}") for n in ("a", "b", "c")))
+    rows = stored(engine)
+    assert batches == [6, 3]
+    assert len(rows) == 9 and all(row.embedding and row.kind and row.kind_version for row in rows)
+
+
+def test_parse_workers_import_neither_numpy_nor_the_embedding_model(settings, engine, server):
+    from curator.ingest import Workers, process_in_worker
+    from curator.ingest.fetch import FetchResult
+    from curator.ingest.store_items import feed_rows, sync_feeds
+
+    url = server.url("/a")
+    settings = settings.model_copy(update={"ingest_processes": 2})
+    with engine.begin() as conn:
+        sync_feeds(conn, sources(url))
+        (row,) = feed_rows(conn, [url])
+    result = FetchResult(url, "ok", url, http_status=200, content=rss("a", entries("a", 3)),
+                         content_type="application/rss+xml")
+    with Workers(settings, engine, 1) as workers:
+        pool = workers._start()
+        report, new = pool.submit(process_in_worker, settings, row, result).result()
+        heavy = "[m for m in ('numpy', 'tokenizers', 'wordllama') if m in __import__('sys').modules]"
+        loaded = pool.submit(eval, heavy)
+        assert (report.status, len(new), loaded.result()) == ("ok", 3, [])
