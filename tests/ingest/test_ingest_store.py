@@ -362,3 +362,28 @@ def test_parse_workers_import_neither_numpy_nor_the_embedding_model(settings, en
         heavy = "[m for m in ('numpy', 'tokenizers', 'wordllama') if m in __import__('sys').modules]"
         loaded = pool.submit(eval, heavy)
         assert (report.status, len(new), loaded.result()) == ("ok", 3, [])
+
+
+def test_304_answers_are_recorded_in_batches_as_one_by_one(settings, engine, server, monkeypatch):
+    from curator.ingest import Workers
+
+    monkeypatch.setattr(Workers, "UNCHANGED_BATCH", 2)  # 3 feeds answering 304: a batch of 2 mid-run, 1 at the end
+    urls = []
+    for n, name in enumerate(("a", "b", "c")):
+        server.routes[f"/{name}"] = feed(rss(name, entries(name, 2)), etag=f'"{name}1"', cache_control=f"max-age={3600 * (n + 1)}")
+        urls.append(server.url(f"/{name}"))
+    ingest(settings, engine, *urls)
+    with engine.begin() as conn:  # as if each had failed twice since, and were due again
+        conn.execute(update(feeds).values(next_fetch_at=None, consecutive_errors=2, last_error="was down"))
+    before = {url: feed_row(engine, url) for url in urls}
+    again = ingest(settings, engine, *urls)
+    assert sorted((r.url, r.status, r.new_items, r.total_items) for r in again.feeds) == [
+        (url, "not_modified", 0, 2) for url in urls
+    ]
+    for url in urls:
+        row, old = feed_row(engine, url), before[url]
+        assert (row.last_status, row.http_status, row.consecutive_errors, row.last_error) == (
+            "not_modified", 304, 0, None)
+        assert row.etag == old.etag and row.last_success_at == row.last_fetch_at > old.last_fetch_at
+    waits = [feed_row(engine, url).next_fetch_at for url in urls]
+    assert None not in waits and waits == sorted(waits)  # each feed's own, from its answer's Cache-Control
