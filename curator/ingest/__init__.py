@@ -28,7 +28,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from curator.config import Settings
 from curator.errors import DatabaseError, NotFound
 from curator.ingest.fetch import Fetcher, FetchRequest, FetchResult, Status
-from curator.ingest.health import record_error, record_not_modified, record_success
+from curator.ingest.health import record_error, record_not_modified, record_success, unremarkable
 from curator.ingest.normalize import canonical_url, clean_title, title_key, to_utc
 from curator.ingest.parse import ParsedEntry, parse_feed
 from curator.ingest.sanitize import excerpt, sanitize_html
@@ -202,7 +202,7 @@ class Workers:
 
     async def process(self, feed: FeedRow, result: FetchResult) -> Stored:
         loop = asyncio.get_running_loop()
-        if result.status == "not_modified" and not result.moved_to:
+        if unremarkable(result):
             # Nothing to read and nothing that needs the database to answer: recorded with others, in a batch.
             self._unchanged.append((feed, result))
             if len(self._unchanged) >= self.UNCHANGED_BATCH:

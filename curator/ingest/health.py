@@ -35,6 +35,16 @@ def record_success(
     return moved
 
 
+def unremarkable(result: FetchResult) -> bool:
+    """A 304 that did not move, with validators that fit their columns: nothing in it can fail on its own,
+    so it can be recorded in a batch (`record_not_modified`) without one feed's bad answer failing the others."""
+    return (
+        result.status == "not_modified" and not result.moved_to
+        and len(result.etag or "") <= (feeds.c.etag.type.length or 0)
+        and len(result.last_modified or "") <= (feeds.c.last_modified.type.length or 0)
+    )
+
+
 def record_not_modified(conn: Connection, answers: list[tuple[FeedRow, FetchResult]], now: datetime) -> None:
     """What `record_success` records for each of many 304 answers that did not move, in one executemany.
 
