@@ -98,8 +98,11 @@ class Tokens:
             for piece in found:
                 if isinstance(piece, int):
                     ids.append(piece)
-                else:
-                    ids += self.cache[piece]
+                    continue
+                known = self.cache.get(piece)
+                if known is None:  # another thread (a draft beside an ingest) emptied the cache meanwhile
+                    known = self.cache[piece] = self.bpe.encode(piece, add_special_tokens=False).ids
+                ids += known
             out.append(ids)
         return out
 

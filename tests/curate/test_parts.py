@@ -88,6 +88,10 @@ def test_vectors_are_wordllamas_own_bit_for_bit_though_tokenized_word_by_word():
     expected = np.divide(expected, norms, out=np.zeros_like(expected), where=norms > 0)
     assert np.array_equal(embed.embed(texts), expected)
 
+    small = embed.Tokens(embed._package_file(embed.TOKENIZER))
+    small.MAX_CACHED = 50  # emptied again and again: the ids stay the tokenizer's
+    assert [small.ids([text])[0] for text in texts[:200]] == want[:200]
+
 
 # --- semantic ----------------------------------------------------------------------------
 
