@@ -1,8 +1,14 @@
 """Text embeddings: one small offline model shared by ingest (item vectors) and curate (topic vectors).
 
-The model is wordllama's 256-dimension "l2_supercat", shipped inside its wheel. Its default
-loader looks for the tokenizer under ~/.cache and then downloads it, so it is loaded from the
-installed package's own folder with downloads disabled: nothing here ever touches the network.
+The model is wordllama's 256-dimension "l2_supercat", shipped inside its wheel: a table of token
+vectors and a tokenizer. wordllama's own loader looks for the tokenizer under ~/.cache and then
+downloads it, so both files are read here from the installed package's folder: nothing here ever
+touches the network.
+
+A text's vector is the mean of its tokens' vectors, as wordllama's `embed` computes it (tests check
+it is the same, bit for bit), but the tokens are found word by word with a cache (`Tokens`): the
+tokenizer has no pre-tokenizer, so it ran BPE over each 1,000-character text as one word, which
+was two thirds of the cost of embedding an item at ingest.
 
 Vectors are L2-normalised float32; stored as float16 bytes (512 bytes an item), so the dot
 product of two stored vectors is their cosine similarity.
@@ -10,8 +16,12 @@ product of two stored vectors is their cosine similarity.
 
 from __future__ import annotations
 
+import importlib.util
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -19,15 +29,101 @@ import numpy as np
 DIM = 256
 MODEL = "wordllama-l2-supercat-256"  # recorded with every model trained on these vectors
 TEXT_CHARS = 1000  # title and the start of the summary say what a page is about; more only costs time
+BATCH = 256  # texts tokenized at once: bounds the token ids held in memory
+WEIGHTS = "weights/l2_supercat_256.safetensors"
+TOKENIZER = "tokenizers/l2_supercat_tokenizer_config.json"
+
+
+def _package_file(name: str) -> Path:
+    spec = importlib.util.find_spec("wordllama")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the embedding model's package, wordllama, is not installed: reinstall Curator")
+    path = Path(spec.submodule_search_locations[0]) / name
+    if not path.is_file():
+        raise RuntimeError(f"the embedding model's file {path} is missing: reinstall wordllama")
+    return path
+
+
+class Tokens:
+    """A text's token ids, as the model's tokenizer gives them, found word by word with a cache.
+
+    The tokenizer's normalizer writes each space as "▁" and puts one before the text (before each
+    part of it between special tokens such as "<s>", which are matched first). BPE then never
+    merges across the start of a run of "▁" that follows another character, since no token of the
+    vocabulary has a "▁" after another character (checked when loading); so each such piece
+    (`_PIECE`) is tokenized alone, once, and remembered: the words of feeds repeat.
+    """
+
+    MAX_CACHED = 100_000  # pieces remembered; a long-running daemon starts afresh past this
+
+    _PIECE = re.compile("▁+[^▁]*")
+
+    def __init__(self, path: Path) -> None:
+        from tokenizers import Tokenizer
+
+        self.bpe = Tokenizer.from_file(str(path))
+        self.bpe.normalizer = None  # done here, piece by piece
+        self.bpe.no_padding()
+        self.bpe.no_truncation()
+        joined = [t for t in self.bpe.get_vocab() if "▁" in t.lstrip("▁")]
+        if joined:
+            raise RuntimeError(f"the tokenizer {path} has tokens that join a word to the next ({joined[:3]}): "
+                               "tokenizing word by word would change its vectors")
+        self.special = {t.content: t_id for t_id, t in self.bpe.get_added_tokens_decoder().items()}
+        self._split = re.compile("(" + "|".join(map(re.escape, self.special)) + ")") if self.special else None
+        self.cache: dict[str, list[int]] = {}
+
+    def _pieces(self, text: str) -> list[str | int]:
+        """A text's pieces to tokenize, and the ids of the special tokens among them, in order."""
+        parts = self._split.split(text) if self._split and "<" in text else [text]
+        out: list[str | int] = []
+        for n, part in enumerate(parts):
+            if n % 2:
+                out.append(self.special[part])
+            elif part:
+                out += self._PIECE.findall("▁" + part.replace(" ", "▁"))
+        return out
+
+    def ids(self, texts: Sequence[str]) -> list[list[int]]:
+        pieces = [self._pieces(text) for text in texts]
+        missing = [p for p in set(chain.from_iterable(pieces)).difference(self.cache) if isinstance(p, str)]
+        if missing:
+            if len(self.cache) + len(missing) > self.MAX_CACHED:
+                self.cache.clear()
+            encoded = self.bpe.encode_batch(missing, add_special_tokens=False)
+            self.cache.update(zip(missing, (e.ids for e in encoded), strict=True))
+        out = []
+        for found in pieces:
+            ids: list[int] = []
+            for piece in found:
+                if isinstance(piece, int):
+                    ids.append(piece)
+                    continue
+                known = self.cache.get(piece)
+                if known is None:  # another thread (a draft beside an ingest) emptied the cache meanwhile
+                    known = self.cache[piece] = self.bpe.encode(piece, add_special_tokens=False).ids
+                ids += known
+            out.append(ids)
+        return out
+
+
+@dataclass(frozen=True)
+class Model:
+    table: np.ndarray  # float32, one row per token id
+    tokens: Tokens
 
 
 @lru_cache(maxsize=1)
-def _model():
-    import wordllama
-    from wordllama import WordLlama
+def _model() -> Model:
+    from safetensors.numpy import load_file
 
-    folder = Path(wordllama.__file__).resolve().parent
-    return WordLlama.load(dim=DIM, cache_dir=folder, disable_download=True)
+    weights = load_file(_package_file(WEIGHTS))["embedding.weight"]
+    tokens = Tokens(_package_file(TOKENIZER))
+    if tokens.bpe.get_vocab_size() > len(weights):
+        raise RuntimeError(f"the embedding model has {len(weights)} token vectors for a vocabulary of "
+                           f"{tokens.bpe.get_vocab_size()}: reinstall wordllama")
+    # float32, as wordllama computes: summing float16 rows into float32 was 2.5 times slower.
+    return Model(np.ascontiguousarray(weights, dtype=np.float32), tokens)
 
 
 def item_text(title: str, summary: str) -> str:
@@ -37,9 +133,14 @@ def item_text(title: str, summary: str) -> str:
 
 def embed(texts: Sequence[str]) -> np.ndarray:
     """Unit vectors, one row per text (an empty text gets a zero vector)."""
+    vectors = np.zeros((len(texts), DIM), dtype=np.float32)
     if not texts:
-        return np.zeros((0, DIM), dtype=np.float32)
-    vectors = np.asarray(_model().embed(list(texts), norm=False), dtype=np.float32)
+        return vectors
+    model = _model()
+    for start in range(0, len(texts), BATCH):
+        for n, ids in enumerate(model.tokens.ids(texts[start : start + BATCH]), start):
+            if ids:  # one gather and sum per text: numpy's reduceat over a batch was several times slower
+                vectors[n] = model.table[np.array(ids, dtype=np.intp)].sum(axis=0) / np.float32(len(ids))
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
 

@@ -74,9 +74,12 @@ def test_send_benchmark_sends_everyone_once(databases):
 
 
 def test_ingest_benchmark_compares_with_its_peer():
-    result = _run("ingest.py")
+    result = _run("ingest.py", "--vector-cost")
     assert result["peer_s"] > 0 and result["cold_ratio"] > 0 and result["warm_ratio"] > 0
     assert result["items_per_s"] > 0
+    # The network floor: measured (the same fetches, bodies dropped) and in arithmetic (no CPU at all).
+    assert 0 < result["floor_arithmetic_s"] <= result["floor_cold_s"] and result["floor_warm_ratio"] > 0
+    assert result["cold_without_vectors_s"] > 0 and "vector_cost" in result
 
 
 def test_curate_benchmark_compares_with_bm25s():

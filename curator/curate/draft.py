@@ -99,7 +99,8 @@ def load_docs(conn: Connection, since: datetime) -> list[Doc]:
 
 
 def embed_missing(conn: Connection, docs: list[Doc]) -> list[Doc]:
-    """Vectors for items stored before ingest computed them (migration 0005), stored once."""
+    """Vectors for items stored before ingest computed them (migration 0005), or by a run that stopped before
+    its Vectors stage wrote them (curator/ingest/vectors.py); stored once."""
     missing = [n for n, doc in enumerate(docs) if not doc.vector]
     if not missing:
         return docs

@@ -1,9 +1,10 @@
-"""Ingest: fetch → parse → normalize and sanitize → store, for every feed of feeds.yaml.
+"""Ingest: fetch → parse → normalize and sanitize → store → vectors, for every feed of feeds.yaml.
 
 `run_ingest` reads in the order the data flows. Feeds are fetched concurrently (httpx,
 asyncio); each body is then parsed, normalized, sanitized and stored, one transaction
-per feed, by `Workers` (worker processes on big runs). Whatever goes wrong with one
-feed is recorded on its row and the run goes on.
+per feed, by `Workers` (worker processes on big runs); the items that are new get their
+embedding and page kind in batches, in this process (`Vectors`). Whatever goes wrong with
+one feed is recorded on its row and the run goes on.
 """
 
 from __future__ import annotations
@@ -27,11 +28,12 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from curator.config import Settings
 from curator.errors import DatabaseError, NotFound
 from curator.ingest.fetch import Fetcher, FetchRequest, FetchResult, Status
-from curator.ingest.health import record_error, record_success
+from curator.ingest.health import record_error, record_not_modified, record_success, unremarkable
 from curator.ingest.normalize import canonical_url, clean_title, title_key, to_utc
 from curator.ingest.parse import ParsedEntry, parse_feed
 from curator.ingest.sanitize import excerpt, sanitize_html
 from curator.ingest.store_items import FeedRow, ItemRow, feed_rows, item_counts, save_items, sync_feeds
+from curator.ingest.vectors import NewItem, Vectors
 from curator.sources import Sources
 from curator.store import make_engine
 from curator.store.schema import now as utcnow
@@ -79,6 +81,9 @@ class IngestReport:
     def errors(self) -> list[FeedReport]:
         return [feed for feed in self.feeds if feed.status == "error"]
 
+
+# A feed's report, and the items it stored that need their vectors.
+Stored = tuple[FeedReport, list[NewItem]]
 
 # progress(done, total, report): called with (0, total, None) before the first feed.
 Progress = Callable[[int, int, FeedReport | None], None]
@@ -134,16 +139,21 @@ async def _fetch_and_store(
     async def one(feed: FeedRow) -> None:
         async with room:
             result = await fetcher.fetch(FetchRequest(feed.url, feed.etag, feed.last_modified))
-            report = await workers.process(feed, result)
+            report, new = await workers.process(feed, result)
+        vectors.add(new)
         done.append(report)
         if progress:
             progress(len(done), len(feeds), report)
 
-    with Workers(settings, engine, len(feeds)) as workers:
-        fetcher = Fetcher(settings, file_base=settings.feeds.parent, expected=[feed.url for feed in feeds])
-        async with fetcher, asyncio.TaskGroup() as group:
-            for feed in interleave_hosts(feeds):
-                group.create_task(one(feed))
+    vectors = Vectors(engine)
+    try:
+        with Workers(settings, engine, len(feeds)) as workers:
+            fetcher = Fetcher(settings, file_base=settings.feeds.parent, expected=[feed.url for feed in feeds])
+            async with fetcher, asyncio.TaskGroup() as group:
+                for feed in interleave_hosts(feeds):
+                    group.create_task(one(feed))
+    finally:
+        await asyncio.to_thread(vectors.finish)
     return done
 
 
@@ -161,11 +171,14 @@ class Workers:
 
     Parsing and SQLAlchemy are CPU-bound and the GIL serializes threads, so a big run on
     several cores reads and stores bodies in worker processes, each with its own engine.
+    They import neither numpy nor the embedding model: what a worker sends back is the feed's
+    report and its new items' text, for the Vectors stage.
     Small runs, and answers without a body (304, errors), stay in one thread here; the
     pool starts at the first body, so a run where every feed answers 304 never pays for it.
     """
 
     PARALLEL_FROM = 50  # feeds in a run; below this, starting processes costs more than it saves
+    UNCHANGED_BATCH = 100  # 304 answers recorded at once (`record_not_modified`)
 
     def __init__(self, settings: Settings, engine: Engine, feeds: int):
         wanted = settings.ingest_processes or (os.cpu_count() or 1)
@@ -173,17 +186,29 @@ class Workers:
         self.settings, self.engine = settings, engine
         self._local = ThreadPoolExecutor(1, thread_name_prefix="curator-ingest")
         self._pool: ProcessPoolExecutor | None = None
+        self._unchanged: list[tuple[FeedRow, FetchResult]] = []
 
     def __enter__(self) -> Workers:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-        self._local.shutdown(wait=True, cancel_futures=True)
+        try:
+            if exc[0] is None:
+                self._record_unchanged(self._unchanged)
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True, cancel_futures=True)
+            self._local.shutdown(wait=True, cancel_futures=True)
 
-    async def process(self, feed: FeedRow, result: FetchResult) -> FeedReport:
+    async def process(self, feed: FeedRow, result: FetchResult) -> Stored:
         loop = asyncio.get_running_loop()
+        if unremarkable(result):
+            # Nothing to read and nothing that needs the database to answer: recorded with others, in a batch.
+            self._unchanged.append((feed, result))
+            if len(self._unchanged) >= self.UNCHANGED_BATCH:
+                batch, self._unchanged = self._unchanged, []
+                await loop.run_in_executor(self._local, self._record_unchanged, batch)
+            return FeedReport(feed.source_url or feed.url, "not_modified", feed_id=feed.id), []
         if self.processes == 1 or result.status != "ok":
             return await loop.run_in_executor(self._local, process_feed, self.settings, self.engine, feed, result)
         try:
@@ -192,6 +217,11 @@ class Workers:
             self._pool = None  # the next feed starts a fresh pool
             result = replace(result, status="error", error="the process reading this feed (or one beside it) died")
             return await loop.run_in_executor(self._local, process_feed, self.settings, self.engine, feed, result)
+
+    def _record_unchanged(self, batch: list[tuple[FeedRow, FetchResult]]) -> None:
+        if batch:
+            with self.engine.begin() as conn:
+                record_not_modified(conn, batch, utcnow())
 
     def _start(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -205,7 +235,7 @@ class Workers:
 _worker_engines: dict[str, Engine] = {}
 
 
-def process_in_worker(settings: Settings, feed: FeedRow, result: FetchResult) -> FeedReport:
+def process_in_worker(settings: Settings, feed: FeedRow, result: FetchResult) -> Stored:
     """`process_feed` in a worker process, on an engine of its own, kept for the worker's life."""
     engine = _worker_engines.get(settings.database_url)
     if engine is None:
@@ -214,7 +244,7 @@ def process_in_worker(settings: Settings, feed: FeedRow, result: FetchResult) ->
     return process_feed(settings, engine, feed, result)
 
 
-def process_feed(settings: Settings, engine: Engine, feed: FeedRow, result: FetchResult) -> FeedReport:
+def process_feed(settings: Settings, engine: Engine, feed: FeedRow, result: FetchResult) -> Stored:
     """Read a fetched body, if there is one, then store it and the feed's health."""
     read = read_entries(result.content, result.final_url, result.content_type, utcnow()) if result.status == "ok" \
         else None
@@ -242,7 +272,7 @@ def read_entries(content: bytes, base: str, content_type: str | None, now: datet
 
 def store_feed(
     settings: Settings, engine: Engine, feed: FeedRow, result: FetchResult, read: ReadFeed | None
-) -> FeedReport:
+) -> Stored:
     """Store one feed's items and record its health; never raises for the feed's sake."""
     url, now = feed.source_url or feed.url, utcnow()
     try:
@@ -252,18 +282,18 @@ def store_feed(
                     conn, feed, result.error or "unknown error", now, settings,
                     http_status=result.http_status, wait_until=result.wait_until,
                 )
-                return FeedReport(url, "error", error=error, feed_id=feed.id)
+                return FeedReport(url, "error", error=error, feed_id=feed.id), []
             if result.status == "not_modified" or read is None:
                 moved = record_success(conn, feed, result, now)
-                return FeedReport(url, "not_modified", moved_to=moved, feed_id=feed.id)
+                return FeedReport(url, "not_modified", moved_to=moved, feed_id=feed.id), []
             status, problem = verdict(read)
             if status == "error":
                 error = record_error(conn, feed, problem, now, settings, http_status=result.http_status)
-                return FeedReport(url, "error", error=error, feed_id=feed.id)
+                return FeedReport(url, "error", error=error, feed_id=feed.id), []
             new = save_items(conn, feed.id, read.rows)
             site = canonical_url(read.link, result.final_url) if read.link else None
             moved = record_success(conn, feed, result, now, title=read.title, site_url=site, warning=problem)
-            return FeedReport(url, "ok", new, 0, problem, read.entries, read.skipped, moved, feed.id)
+            return FeedReport(url, "ok", len(new), 0, problem, read.entries, read.skipped, moved, feed.id), new
     except DBAPIError as exc:
         if exc.connection_invalidated or isinstance(exc, OperationalError):
             raise  # the database itself is failing: stop the run (run_ingest says so)
@@ -272,7 +302,7 @@ def store_feed(
         error = f"could not store this feed: {type(exc).__name__}: {exc}"
     with engine.begin() as conn:
         error = record_error(conn, feed, error, now, settings)
-    return FeedReport(url, "error", error=error, feed_id=feed.id)
+    return FeedReport(url, "error", error=error, feed_id=feed.id), []
 
 
 def verdict(read: ReadFeed) -> tuple[Status, str | None]:

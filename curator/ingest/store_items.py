@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, Row, Table, and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from curator import embed, pagekind
+from curator.ingest.vectors import NewItem
 from curator.sources import Sources
 from curator.store.schema import feeds, item_sources, items
 
@@ -89,11 +89,14 @@ def feed_rows(conn: Connection, urls: list[str] | None = None) -> list[FeedRow]:
     return [FeedRow(**row._mapping) for row in conn.execute(query)]
 
 
-def save_items(conn: Connection, feed_id: int, rows: list[ItemRow]) -> int:
-    """Store a feed's entries; returns how many items are new. Every row becomes a source of an item."""
+def save_items(conn: Connection, feed_id: int, rows: list[ItemRow]) -> list[NewItem]:
+    """Store a feed's entries; returns the items that are new. Every row becomes a source of an item.
+
+    New items are stored without their embedding and page kind: the run's Vectors stage adds them.
+    """
     rows = _first_of_each(rows)
     if not rows:
-        return 0
+        return []
     seen = _already_stored(conn, feed_id, rows)
     known = {item.canonical_url: item.id for item in seen}
     known_guids = {item.guid for item in seen if item.feed_id == feed_id and item.guid}
@@ -102,11 +105,13 @@ def save_items(conn: Connection, feed_id: int, rows: list[ItemRow]) -> int:
     twins = _title_twins(feed_id, fresh, seen)
     sources += [(twins[row.canonical_url], row.url) for row in fresh if row.canonical_url in twins]
     fresh = [row for row in fresh if row.canonical_url not in twins]
-    new = 0
+    new: list[NewItem] = []
     if fresh:
         statement = insert_ignoring_conflicts(conn, items).returning(items.c.id, items.c.canonical_url)
-        inserted = dict(conn.execute(statement, _with_vectors(feed_id, fresh)).all())
-        new = len(inserted)
+        inserted = dict(conn.execute(statement, [{"feed_id": feed_id, **vars(row)} for row in fresh]).all())
+        by_url = {row.canonical_url: row for row in fresh}
+        new = [NewItem(item_id, by_url[canonical].url, by_url[canonical].title, by_url[canonical].summary_text)
+               for item_id, canonical in inserted.items()]
         # A row not inserted was inserted by another worker meanwhile: it is a source of that item.
         lost = [row.canonical_url for row in fresh if row.canonical_url not in inserted.values()]
         if lost:
@@ -120,18 +125,6 @@ def save_items(conn: Connection, feed_id: int, rows: list[ItemRow]) -> int:
             [{"item_id": item_id, "feed_id": feed_id, "url": url} for item_id, url in dict(sources).items()],
         )
     return new
-
-
-def _with_vectors(feed_id: int, rows: list[ItemRow]) -> list[dict]:
-    """Rows to insert, each with its embedding and page kind: worked out once here, never at each draft."""
-    vectors = embed.embed([embed.item_text(row.title, row.summary_text) for row in rows])
-    kinds = pagekind.predict([(row.url, row.title, row.summary_text) for row in rows], vectors)
-    version = pagekind.version()
-    return [
-        {"feed_id": feed_id, **vars(row), "embedding": embed.to_bytes(vector), "kind": name,
-         "kind_confidence": confidence, "kind_value": value, "kind_version": version}
-        for row, vector, (name, confidence, value) in zip(rows, vectors, kinds, strict=True)
-    ]
 
 
 def _first_of_each(rows: list[ItemRow]) -> list[ItemRow]:

@@ -65,6 +65,34 @@ def test_vectors_round_trip_through_storage_as_half_floats():
     assert not embed.from_bytes(None).any() and embed.stack([None, embed.to_bytes(v)]).shape == (2, 256)
 
 
+def test_vectors_are_wordllamas_own_bit_for_bit_though_tokenized_word_by_word():
+    # embed.Tokens tokenizes word by word with a cache; wordllama's embed runs BPE over the whole text.
+    import json
+    from pathlib import Path
+
+    import wordllama
+
+    reference = wordllama.WordLlama.load(dim=256, cache_dir=Path(wordllama.__file__).parent, disable_download=True)
+    corpus = Path(__file__).resolve().parents[2] / "bench" / "data" / "curation" / "pages-corpus-a.jsonl"
+    pages = [json.loads(line) for line in corpus.read_text().splitlines()[:300]]
+    texts = [embed.item_text(p["title"], p.get("summary", "")) for p in pages]
+    texts += ["", " ", "  two leading", "trailing  ", "a  b   c", "tab\tand\nnew line", "x▁y ▁▁z", "C++ and   Rust",
+              "<s> opens </s>", "a<unk>b", " <s>x", "a <s> b", "emoji 🎉 naïve café 東京", "\x01", "\u2003wide"]
+    pieces = ["ab", " ", "▁", "é", "🎉", "\t", "<s>", "</s>", "<unk>", "x", "  ", "<", "s>"]
+    rng = np.random.default_rng(7)
+    texts += ["".join(rng.choice(pieces, size=int(rng.integers(0, 20)))) for _ in range(500)]
+    want = [[i for i, m in zip(e.ids, e.attention_mask, strict=True) if m] for e in reference.tokenize(texts)]
+    assert embed._model().tokens.ids(texts) == want
+    expected = reference.embed(texts)
+    norms = np.linalg.norm(expected, axis=1, keepdims=True)
+    expected = np.divide(expected, norms, out=np.zeros_like(expected), where=norms > 0)
+    assert np.array_equal(embed.embed(texts), expected)
+
+    small = embed.Tokens(embed._package_file(embed.TOKENIZER))
+    small.MAX_CACHED = 50  # emptied again and again: the ids stay the tokenizer's
+    assert [small.ids([text])[0] for text in texts[:200]] == want[:200]
+
+
 # --- semantic ----------------------------------------------------------------------------
 
 

@@ -306,3 +306,102 @@ def test_worker_processes_store_what_one_process_does(settings, engine, server):
     shared = ingest(settings, engine, *urls, server.url("/shared"), only=server.url("/shared"), ingest_processes=2)
     assert [(r.new_items, r.total_items) for r in shared.feeds] == [(0, 2)]
     assert len(stored(engine)) == 12
+
+
+def test_items_stored_by_worker_processes_have_the_vectors_and_kinds_worked_out_in_process(settings, engine, server):
+    # Workers store items without vectors; the run's Vectors stage adds them, in batches, in this process.
+    from curator import embed, pagekind
+
+    for name in ("a", "b", "c"):
+        server.routes[f"/{name}"] = feed(rss(name, entries(name, 5)))
+    report = ingest(settings, engine, *(server.url(f"/{n}") for n in ("a", "b", "c")), ingest_processes=2)
+    assert sum(r.new_items for r in report.feeds) == 15
+    rows = stored(engine)
+    vectors = embed.embed([embed.item_text(row.title, row.summary_text) for row in rows])
+    kinds = pagekind.predict([(row.url, row.title, row.summary_text) for row in rows], vectors)
+    assert [row.embedding for row in rows] == [embed.to_bytes(v) for v in vectors]
+    assert [(row.kind, row.kind_confidence, row.kind_value, row.kind_version) for row in rows] == [
+        (*kind, pagekind.version()) for kind in kinds
+    ]
+
+
+def test_a_batch_of_vectors_is_written_during_the_run_and_the_rest_at_its_end(settings, engine, server, monkeypatch):
+    from curator.ingest import vectors
+
+    batches, store = [], vectors.store_vectors
+
+    def recording(engine, new):
+        batches.append(len(new))
+        store(engine, new)
+
+    monkeypatch.setattr(vectors, "store_vectors", recording)
+    monkeypatch.setattr(vectors.Vectors, "BATCH", 4)  # 3 feeds of 3 new items: 6 once 4 wait, then the last 3
+    for name in ("a", "b", "c"):
+        server.routes[f"/{name}"] = feed(rss(name, entries(name, 3)))
+    ingest(settings, engine, *(server.url(f"/{n}") for n in ("a", "b", "c")))
+    rows = stored(engine)
+    assert batches == [6, 3]
+    assert len(rows) == 9 and all(row.embedding and row.kind and row.kind_version for row in rows)
+
+
+def test_parse_workers_import_neither_numpy_nor_the_embedding_model(settings, engine, server):
+    from curator.ingest import Workers, process_in_worker
+    from curator.ingest.fetch import FetchResult
+    from curator.ingest.store_items import feed_rows, sync_feeds
+
+    url = server.url("/a")
+    settings = settings.model_copy(update={"ingest_processes": 2})
+    with engine.begin() as conn:
+        sync_feeds(conn, sources(url))
+        (row,) = feed_rows(conn, [url])
+    result = FetchResult(url, "ok", url, http_status=200, content=rss("a", entries("a", 3)),
+                         content_type="application/rss+xml")
+    with Workers(settings, engine, 1) as workers:
+        pool = workers._start()
+        report, new = pool.submit(process_in_worker, settings, row, result).result()
+        heavy = "[m for m in ('numpy', 'tokenizers', 'wordllama') if m in __import__('sys').modules]"
+        loaded = pool.submit(eval, heavy)
+        assert (report.status, len(new), loaded.result()) == ("ok", 3, [])
+
+
+def test_304_answers_are_recorded_in_batches_as_one_by_one(settings, engine, server, monkeypatch):
+    from curator.ingest import Workers
+
+    monkeypatch.setattr(Workers, "UNCHANGED_BATCH", 2)  # 3 feeds answering 304: a batch of 2 mid-run, 1 at the end
+    urls = []
+    for n, name in enumerate(("a", "b", "c")):
+        server.routes[f"/{name}"] = feed(
+            rss(name, entries(name, 2)), etag=f'"{name}1"', cache_control=f"max-age={3600 * (n + 1)}"
+        )
+        urls.append(server.url(f"/{name}"))
+    ingest(settings, engine, *urls)
+    with engine.begin() as conn:  # as if each had failed twice since, and were due again
+        conn.execute(update(feeds).values(next_fetch_at=None, consecutive_errors=2, last_error="was down"))
+    before = {url: feed_row(engine, url) for url in urls}
+    again = ingest(settings, engine, *urls)
+    assert sorted((r.url, r.status, r.new_items, r.total_items) for r in again.feeds) == [
+        (url, "not_modified", 0, 2) for url in urls
+    ]
+    for url in urls:
+        row, old = feed_row(engine, url), before[url]
+        assert (row.last_status, row.http_status, row.consecutive_errors, row.last_error) == (
+            "not_modified", 304, 0, None)
+        assert row.etag == old.etag and row.last_success_at == row.last_fetch_at > old.last_fetch_at
+    waits = [feed_row(engine, url).next_fetch_at for url in urls]
+    assert None not in waits and waits == sorted(waits)  # each feed's own, from its answer's Cache-Control
+
+
+def test_a_304_whose_etag_is_too_long_to_store_fails_alone(settings, engine, server):
+    long = '"' + "x" * 600 + '"'  # the etag column holds 500 characters; a 304 carrying it is not batched
+    server.routes["/fine"] = feed(rss("fine", entries("fine", 1)), etag='"f1"')
+    server.routes["/long"] = feed(rss("long", entries("long", 1)), etag='"s1"')
+    urls = [server.url("/long"), server.url("/fine")]
+    ingest(settings, engine, *urls)
+    server.routes["/long"] = respond(304, b"", {"ETag": long})
+    make_due(engine)
+    again = {r.url: r.status for r in ingest(settings, engine, *urls).feeds}
+    assert again[urls[1]] == "not_modified" and feed_row(engine, urls[1]).last_status == "not_modified"
+    if engine.dialect.name == "postgresql":  # refuses the value: that feed's error, recorded on its row alone
+        assert again[urls[0]] == "error" and "could not store this feed" in feed_row(engine, urls[0]).last_error
+    else:  # SQLite does not check lengths
+        assert again[urls[0]] == "not_modified" and feed_row(engine, urls[0]).etag == long
