@@ -7,9 +7,9 @@ from datetime import datetime
 import typer
 from rich.table import Table
 
-from curator import editorial
+from curator import editorial, review
 from curator.cli._app import PERIOD_HELP, actor, app, console, print_json, state
-from curator.curate import build_draft, explain, taste
+from curator.curate import build_draft, explain
 from curator.ingest.article import fetch_for_issue
 from curator.sources import load_sources
 
@@ -97,8 +97,7 @@ def approve(
         if all_:
             count = editorial.approve_all(conn, period, {t.name: t.quota for t in sources.topics}, actor())
             console.print(f"Approved {count} suggested picks within quota.")
-        warnings = editorial.approve_issue(conn, period, actor(), topics)
-        taste.retrain(conn)  # the review is over: learn from its decisions
+        warnings = review.approve_and_learn(conn, period, actor(), topics)
     for warning in warnings:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False)
     console.print(f"Issue {period} is approved.")
