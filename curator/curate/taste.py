@@ -71,11 +71,8 @@ class Learned:
 
     @property
     def decisions(self) -> int:
+        """Editors' decisions among the examples (the rest are readers' weak labels)."""
         return sum(1 for e in self.examples if e.editor)
-
-    @property
-    def signals(self) -> int:
-        return sum(1 for e in self.examples if not e.editor)
 
 
 def moves(conn: Connection) -> dict[int, list[tuple[str, str, str]]]:
@@ -241,11 +238,11 @@ def retrain(conn: Connection, *, force: bool = False) -> int | None:
     mark = fingerprint(conn)
     if current is not None and current.fingerprint == mark and not force:
         return current.version
-    found = examples(conn)
-    model = fit(found)
+    found = learned(conn)
+    model = fit(found.examples)
     version = (current.version if current is not None else 0) + 1
     conn.execute(insert(taste_models).values(
-        version=version, trained_at=utcnow(), fingerprint=mark, decisions=sum(1 for e in found if e.editor),
+        version=version, trained_at=utcnow(), fingerprint=mark, decisions=found.decisions,
         model=model.to_bytes() if model is not None else None,
     ))
     return version
