@@ -203,7 +203,7 @@ def _pick_query():
             items.c.canonical_url.label("url"), picks.c.topic, picks.c.rank, picks.c.score, picks.c.parts,
             picks.c.decision, picks.c.blurb, picks.c.decided_by,
             func.coalesce(picks.c.summary, items.c.summary_text).label("summary_text"), items.c.manual,
-            items.c.published_at, items.c.word_count, feeds.c.title.label("source"), issues.c.period,
+            items.c.published_at, items.c.word_count, feeds.c.title.label("source"), items.c.feed_id, issues.c.period,
             # The item's own words, kept when an editor rewrites them for this issue.
             items.c.title.label("original_title"), items.c.summary_text.label("original_summary"),
             picks.c.title.label("edited_title"), picks.c.summary.label("edited_summary"),

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from curator.curate.readers import (
+    NONE,
+    SCALE,
     Interest,
     ReaderCounts,
+    Readers,
     baseline_rate,
     combine,
+    figures_words,
     interest_by,
     readers_interest,
 )
@@ -59,3 +63,24 @@ def test_combine_averages_source_and_kind():
     a, b = Interest(0.4, "source: liked"), Interest(-0.2, "kind: passed over")
     assert combine(a, b) == Interest(0.1, "source: liked; kind: passed over")
     assert combine(None).value == 0.0
+
+
+def test_the_score_part_is_the_mean_of_source_and_kind_scaled_and_a_stranger_is_neutral():
+    found = Readers.of(
+        {1: ReaderCounts(delivered=1000, clicks=100), 2: ReaderCounts(delivered=1000, clicks=5)},
+        {"tutorial": ReaderCounts(delivered=2000, clicks=105, more=2)},
+    )
+    loved, tutorial = found.by_source[1], found.by_kind["tutorial"]
+    value, words = found.part(1, "tutorial")
+    assert value == round(SCALE * round((loved.value + tutorial.value) / 2, 4), 3)
+    assert words == f"source: {loved.words} — kind (tutorial): {tutorial.words}"
+    assert found.part(1, "job_posting") == (round(SCALE * loved.value, 3), f"source: {loved.words}")
+    assert found.part(None, "essay") == found.part(9, "essay") == (0.0, NONE)
+
+
+def test_the_desk_line_names_the_figures():
+    assert figures_words(ReaderCounts(delivered=340, clicks=12, more=3, less=1), 0.021) == (
+        "12 of 340 delivered picks clicked (3.5%, against 2.1% overall) · 3 more, 1 less like this"
+    )
+    assert figures_words(ReaderCounts(less=2), 0.0) == "0 more, 2 less like this"
+    assert figures_words(None, 0.05) == figures_words(ReaderCounts(), 0.05) == "no readers' data yet"

@@ -16,10 +16,11 @@ from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, sele
 
 from curator import editorial, embed, pagekind
 from curator.config import Settings
-from curator.curate import reputation, taste
+from curator.curate import readers, reputation, taste
 from curator.curate.duplicates import Stories, also_covered_by
 from curator.curate.lexical import Doc, Score, gc_paused
 from curator.curate.score import Context, score_items
+from curator.engagement.figures import kind_counts, source_counts
 from curator.sources import Sources
 from curator.store.schema import feeds, issues, item_scores, items, picks
 from curator.store.schema import now as utcnow
@@ -138,8 +139,20 @@ def score_docs(conn: Connection, sources: Sources, settings: Settings, docs: lis
         source_weights=source_weights(conn, sources),
         decisions=reputation.by_source(conn),
         taste=taste.for_scoring(conn),
+        readers=readers_interest(conn),
     )
     return score_items(docs, sources.topics, context)
+
+
+def readers_interest(conn: Connection) -> readers.Readers | None:
+    """What readers did with the picks of sent issues, per source and per kind (people only); None before any."""
+    by_source, by_kind = source_counts(conn), kind_counts(conn)
+    if not by_source and not by_kind:
+        return None
+    return readers.Readers.of(
+        {key: readers.ReaderCounts(**counts) for key, counts in by_source.items()},
+        {key: readers.ReaderCounts(**counts) for key, counts in by_kind.items()},
+    )
 
 
 def source_weights(conn: Connection, sources: Sources) -> dict[int, float]:

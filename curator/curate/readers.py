@@ -9,18 +9,30 @@ together, smoothed towards that rate by PRIOR_DELIVERIES pseudo-deliveries: a ne
 source starts at 0 (neutral) and moves only as evidence comes in. The feedback half is
 (more - less) / (more + less + PRIOR_VOTES), which a single vote cannot swing far. The value is
 their weighted sum, between -1 and 1.
+
+In the score (curator/curate/score.py, part "readers"), a candidate's interest is the mean of
+its source's and its kind's (`Readers.part`), times SCALE = 0.5: the part lies in [-0.5, 0.5].
+That is the size of the tie-breakers (freshness moves 0 to 1, reputation -1 to 1): it reorders
+candidates a few tenths apart (two articles as much on topic, the same story from two sources),
+but two candidates can move at most 1.0 apart, half the smallest step from a resource kind (article,
+tutorial, essay, talk: 0 to 0.5) to a distractor kind (roundup and thin page -2; job posting,
+release notes and the like -5 or -6). So readers' clicks never lift a distractor over a
+genuine resource that scores the same otherwise, and a source readers love still needs its
+items to be on topic. With no sent issue yet the part is 0 for every candidate.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Hashable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 PRIOR_DELIVERIES = 200.0  # pseudo-deliveries at the overall click rate every key starts with
 PRIOR_VOTES = 5.0  # pseudo-votes, half more and half less, every key starts with
 CLICK_WEIGHT = 0.6  # the share of clicks in the value; the rest is feedback
 FEEDBACK_WEIGHT = 0.4
+SCALE = 0.5  # the score part is SCALE x the interest: see the module docstring for why this size
+NONE = "no readers' data yet: neutral"
 
 
 @dataclass(frozen=True)
@@ -80,9 +92,50 @@ def combine(*parts: Interest | None) -> Interest:
     """One part from several (a candidate's source and its kind): the mean value, the words joined."""
     given = [p for p in parts if p is not None]
     if not given:
-        return Interest(0.0, "no readers' data yet: neutral")
+        return Interest(0.0, NONE)
     value = round(sum(p.value for p in given) / len(given), 4)
     return Interest(value, "; ".join(p.words for p in given))
+
+
+@dataclass
+class Readers:
+    """Readers' interest per source (feed id) and per page kind, as the score reads it."""
+
+    by_source: Mapping[Hashable, Interest]
+    by_kind: Mapping[Hashable, Interest]
+    _parts: dict = field(default_factory=dict, repr=False)  # (feed id, kind) -> part: a draft asks thousands of times
+
+    @classmethod
+    def of(cls, sources: Mapping[Hashable, ReaderCounts], kinds: Mapping[Hashable, ReaderCounts]) -> Readers:
+        return cls(interest_by(sources), interest_by(kinds))
+
+    def part(self, feed_id: int | None, kind: str) -> tuple[float, str]:
+        """The score part of a candidate from this source and of this kind, and its words."""
+        key = (feed_id, kind)
+        if key not in self._parts:
+            source = self.by_source.get(feed_id) if feed_id is not None else None
+            of_kind = self.by_kind.get(kind)
+            value = combine(source, of_kind).value
+            words = [f"source: {source.words}"] if source else []
+            words += [f"kind ({kind.replace('_', ' ')}): {of_kind.words}"] if of_kind else []
+            self._parts[key] = (round(SCALE * value, 3), " — ".join(words) or NONE)
+        return self._parts[key]
+
+
+def figures_words(counts: ReaderCounts | None, baseline: float) -> str:
+    """What readers did with a key's past picks, in a line: clicks per delivered pick, then answers."""
+    if counts is None or not (counts.delivered or counts.more or counts.less):
+        return "no readers' data yet"
+    bits = []
+    if counts.delivered:
+        rate = counts.clicks / counts.delivered
+        bits.append(
+            f"{counts.clicks} of {counts.delivered} delivered picks clicked ({_pct(rate)}, "
+            f"against {_pct(baseline)} overall)"
+        )
+    if counts.more or counts.less:
+        bits.append(f"{counts.more} more, {counts.less} less like this")
+    return " · ".join(bits)
 
 
 def _words(counts: ReaderCounts, baseline: float, value: float) -> str:

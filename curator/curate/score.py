@@ -9,7 +9,8 @@ The parts, one module each:
   before, and what readers clicked and asked more or less of (0 until they decide); per topic;
 - reputation (reputation.py): the source's smoothed approval rate;
 - source_weight: the feed's weight from feeds.yaml (1.0 unless said otherwise);
-- freshness (freshness.py): 1 for a new item, halving every half-life.
+- freshness (freshness.py): 1 for a new item, halving every half-life;
+- readers (readers.py): what readers did with past picks of the item's source and kind (0 before any).
 
 An item is a candidate for a topic when it matches one of the topic's keywords or its meaning
 is close enough; never when it matches one of the topic's exclusion keywords. Scoring is a pure
@@ -28,8 +29,10 @@ import numpy as np
 from curator import embed
 from curator.curate import freshness, kind, lexical, reputation, semantic
 from curator.curate.lexical import Doc, Score, Scorer, TopicTerms
+from curator.curate.readers import NONE as NO_READERS
+from curator.curate.readers import Readers
 
-ADDITIVE = ("lexical", "semantic", "kind", "taste", "reputation", "source_weight", "freshness")
+ADDITIVE = ("lexical", "semantic", "kind", "taste", "reputation", "source_weight", "freshness", "readers")
 # Parts of scores stored before issue 9 (BM25 + source weight + freshness + feedback) still add up.
 _EARLIER = ("relevance", "feedback")
 LEXICAL_WEIGHT = 0.5
@@ -52,6 +55,7 @@ class Context:
     source_weights: Mapping[int | None, float]
     decisions: Mapping[int, tuple[int, int]]  # feed id -> (approved, rejected)
     taste: Taste | None = None
+    readers: Readers | None = None  # None: no sent issue yet, the part is 0
 
 
 def score_items(docs: Sequence[Doc], topics: Sequence, context: Context) -> list[Score]:
@@ -134,17 +138,20 @@ def _kinds(docs: Sequence[Doc], vectors: np.ndarray) -> list[kind.Kind]:
 def _common_parts(doc: Doc, k: kind.Kind, context: Context) -> tuple[dict, dict]:
     """The parts that do not depend on the topic, and their words."""
     approved, rejected = context.decisions.get(doc.feed_id, (0, 0)) if doc.feed_id is not None else (0, 0)
+    interest, interest_words = context.readers.part(doc.feed_id, k.name) if context.readers else (0.0, NO_READERS)
     parts = {
         "kind": k.value,
         "reputation": reputation.part(approved, rejected),
         "source_weight": round(context.source_weights.get(doc.feed_id, 1.0), 3),
         "freshness": freshness.part(doc.published_at, context.now, context.half_life_days),
+        "readers": interest,
     }
     words = {
         "kind": kind.words_of(k.name, round(k.confidence * 100), k.thin),
         "reputation": reputation.words(approved, rejected),
         "source_weight": "the feed's weight in feeds.yaml",
         "freshness": FRESHNESS_WORDS,
+        "readers": interest_words,
     }
     return parts, {"page_kind": k.name, "kind_confidence": round(k.confidence, 3), "thin": k.thin, "words": words}
 
@@ -168,7 +175,7 @@ def _score(doc, topic, j, rel, matched, sim, meaning, n, has_vector, common, oth
     p = parts_common
     taste_part = round(taste[0], 3)
     score = round(lexical_part + semantic_part + p["kind"] + taste_part + p["reputation"] + p["source_weight"]
-                  + p["freshness"], 3)
+                  + p["freshness"] + p["readers"], 3)
     parts = {"lexical": lexical_part, "semantic": semantic_part, "taste": taste_part, **parts_common,
              "matched": matched or [],
              "page_kind": extra["page_kind"], "kind_confidence": extra["kind_confidence"], "thin": extra["thin"]}
@@ -196,6 +203,8 @@ def explain(parts: Mapping) -> str:
         value = float(parts.get(name, 0.0) or 0.0)
         if name in ("taste", "reputation") and not value:
             continue
+        if name == "readers" and not value and words.get(name) in (None, NO_READERS):
+            continue  # no sent issue yet, or a score stored before the part existed
         label = name.replace("_", " ")
         text = words.get(name)
         bits.append(f"{label} {_signed(value)}" + (f" ({text})" if text and name != "source_weight" else ""))

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from sqlalchemy import Connection, Integer, and_, cast, func, select
 
 from curator import events as sg_events
+from curator.content import ONLY_PREFIX
 from curator.engagement import machines
 from curator.errors import NotFound
 from curator.store.schema import (
@@ -180,10 +181,10 @@ def _groups(conn: Connection, issue_id: int, pairs: dict, figures: list[PickFigu
             .group_by(deliveries.c.variant)
         ).all()
     )
-    sent = sum(recipients.values())
     topics: dict[str, Group] = {}
     for pick in figures:
-        group = topics.setdefault(pick.topic, Group(pick.topic, sent))
+        carried = sum(n for variant, n in recipients.items() if _carries(variant or "", pick.topic))
+        group = topics.setdefault(pick.topic, Group(pick.topic, carried))
         group.human_clicks += pick.human_clicks
         group.machine_clicks += pick.machine_clicks
     variant_of = dict(
@@ -270,15 +271,16 @@ def reader_counts(conn: Connection, key: Callable[[dict], Hashable | None]) -> d
     feed_id, topic, parts; None leaves it out): delivered, unique human clicks, more, less.
 
     Each value fits curate.readers.ReaderCounts(**value): this is the readers' interest's input,
-    per source (`source_counts`) or per kind (key=lambda pick: pick["parts"].get("kind")).
+    per source (`source_counts`) or per kind (`kind_counts`). A pick counts as delivered to every
+    recipient whose variant carries its topic (an "only my topics" email leaves the others out).
     """
-    sent = dict(
-        conn.execute(
-            select(deliveries.c.issue_id, func.count())
-            .where(deliveries.c.state == "sent")
-            .group_by(deliveries.c.issue_id)
-        ).all()
-    )
+    sent: dict[int, list[tuple[str, int]]] = defaultdict(list)  # issue -> its variants and their recipients
+    for issue_id, variant, count in conn.execute(
+        select(deliveries.c.issue_id, deliveries.c.variant, func.count())
+        .where(deliveries.c.state == "sent")
+        .group_by(deliveries.c.issue_id, deliveries.c.variant)
+    ):
+        sent[issue_id].append((variant or "", count))
     out: dict[Hashable, dict[str, int]] = defaultdict(lambda: {"delivered": 0, "clicks": 0, "more": 0, "less": 0})
     pick_rows = conn.execute(
         select(picks.c.id.label("pick_id"), picks.c.issue_id, picks.c.topic, picks.c.parts, items.c.feed_id)
@@ -290,7 +292,7 @@ def reader_counts(conn: Connection, key: Callable[[dict], Hashable | None]) -> d
         found = key(dict(row))
         if found is not None:
             key_of[row["pick_id"]] = found
-            out[found]["delivered"] += sent[row["issue_id"]]
+            out[found]["delivered"] += sum(n for variant, n in sent[row["issue_id"]] if _carries(variant, row["topic"]))
     human = conn.execute(
         select(clicks.c.pick_id, func.count(func.distinct(clicks.c.delivery_id)))
         .where(clicks.c.human).group_by(clicks.c.pick_id)
@@ -308,6 +310,16 @@ def reader_counts(conn: Connection, key: Callable[[dict], Hashable | None]) -> d
     return dict(out)
 
 
+def _carries(variant: str, topic: str) -> bool:
+    """Whether a variant's email has the topic's picks: every topic, unless it is "only my topics"."""
+    return not variant.startswith(ONLY_PREFIX) or topic in variant.removeprefix(ONLY_PREFIX).split(",")
+
+
 def source_counts(conn: Connection) -> dict[int, dict[str, int]]:
     """reader_counts per source (feed id)."""
     return reader_counts(conn, lambda pick: pick["feed_id"])  # type: ignore[return-value]
+
+
+def kind_counts(conn: Connection) -> dict[str, dict[str, int]]:
+    """reader_counts per page kind, as the draft recorded it in the pick's parts (picks added by hand have none)."""
+    return reader_counts(conn, lambda pick: (pick["parts"] or {}).get("page_kind"))  # type: ignore[return-value]

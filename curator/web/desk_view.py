@@ -20,6 +20,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from curator import editorial
+from curator.curate.readers import ReaderCounts, baseline_rate, figures_words
+from curator.engagement.figures import source_counts
 from curator.errors import CuratorError, NotFound
 from curator.sources import Sources
 from curator.store.schema import desk_visits, now
@@ -86,8 +88,15 @@ def issue_context(conn: Connection, sources: Sources, period: str, new_since: da
         "issue": issue, "sections": sections(sources, rows, new_since),
         "editable": issue["status"] in editorial.EDITABLE, "status_help": STATUS_HELP[issue["status"]],
         "topics": topics(sources), "counts": counts(rows), "new_count": sum(1 for r in rows if _is_new(r, new_since)),
-        "new_since": new_since,
+        "new_since": new_since, "readers": readers_by_source(conn),
     }
+
+
+def readers_by_source(conn: Connection) -> dict[int, str]:
+    """Per source, what readers (people, not scanners) did with its past picks, in a line for each candidate."""
+    counts = {feed_id: ReaderCounts(**c) for feed_id, c in source_counts(conn).items()}
+    baseline = baseline_rate(counts)
+    return {feed_id: figures_words(c, baseline) for feed_id, c in counts.items()}
 
 
 # --- "new since your last visit" ---------------------------------------------------------

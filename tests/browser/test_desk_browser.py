@@ -91,6 +91,9 @@ def test_an_editor_reviews_thirty_picks_by_keyboard_and_drag_and_approves(page, 
     expect(page.get_by_role("heading", name="December 2026")).to_be_visible()
     expect(page.locator("li.pick.suggested")).to_have_count(30)
     expect(page.locator("html")).to_have_class(re.compile(r"\bjs\b"))  # desk.js ran
+    # Issue 12: each candidate says what readers did with its source's past picks (none sent yet here).
+    expect(page.locator(f"#pick-{ids['career'][0]}-readers")).to_have_text(
+        "Readers of its source's past picks: no readers' data yet")
     assert_accessible(page)
     shot("1-issue")
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from curator import embed
-from curator.curate import freshness, kind, reputation, semantic, taste
+from curator.curate import freshness, kind, readers, reputation, semantic, taste
 from curator.curate.lexical import Doc
 from curator.curate.score import ADDITIVE, Context, explain, score_items, total
 from curator.sources import Topic
@@ -157,6 +157,53 @@ def test_taste_learns_what_editors_approve_and_says_why():
     assert values[0][0] == values[0][1]  # no decision was made in a topic: the same in every topic
     assert abs(values[0][0]) < taste.SCALE  # eight decisions are not full confidence
     assert words[0][0].startswith("like ") and "you approved" in words[0][0] and "v3" in words[0][0]
+
+
+# --- readers -----------------------------------------------------------------------------
+
+
+def test_readers_interest_is_a_part_per_source_and_kind_with_the_figures_in_words():
+    counts = readers.ReaderCounts
+    docs = [doc(1, "How to negotiate your salary at the interview", "Scripts for the recruiter call."),
+            doc(2, "Negotiating a salary offer after the interview", "What to say to the recruiter.", feed=2),
+            doc(3, "Interview and salary questions answered", "A career guide.", feed=7)]
+    kinds = {s.parts["page_kind"] for s in score_items(docs, [CAREER], context())}
+    interest = readers.Readers.of(
+        {1: counts(delivered=300, clicks=60, more=4), 2: counts(delivered=300, clicks=6, less=3)},
+        {name: counts(delivered=600, clicks=66, more=4, less=3) for name in kinds},
+    )
+    scores = {s.item_id: s for s in score_items(docs, [CAREER], context(readers=interest))}
+    loved, ignored, new = scores[1], scores[2], scores[3]
+    assert loved.parts["readers"] > 0 > ignored.parts["readers"]
+    assert all(s.score == total(s.parts) for s in scores.values())
+    loved_kind = loved.parts["page_kind"].replace("_", " ")
+    assert loved.words["readers"].startswith(
+        "source: liked: readers clicked 60 of 300 delivered picks (20.0%, against 11.0% overall); "
+        f"4 asked for more like this, 0 for less — kind ({loved_kind}): about average: ")
+    assert "readers clicked 6 of 300" in ignored.words["readers"]
+    # A source nobody read yet gets its kind's interest only, not a penalty.
+    kind_only = interest.by_kind[new.parts["page_kind"]]
+    assert new.parts["readers"] == round(readers.SCALE * kind_only.value, 3)
+    assert new.words["readers"] == f"kind ({new.parts['page_kind'].replace('_', ' ')}): {kind_only.words}"
+    explained = explain({**loved.parts, "words": loved.words})
+    assert f" · readers +{round(loved.parts['readers'], 2):g} (source: liked: readers clicked 60 of 300" in explained
+
+
+def test_without_readers_data_the_part_is_zero_and_says_so():
+    (s,) = score_items([doc(1, "Career interview notes", "Salary talk.")], [CAREER], context())
+    assert s.parts["readers"] == 0.0 and s.words["readers"] == "no readers' data yet: neutral"
+    assert "readers" not in explain({**s.parts, "words": s.words})
+
+
+def test_readers_can_never_outweigh_the_step_from_a_resource_to_a_distractor():
+    # The most two candidates can move apart is 2 x SCALE: less than any resource kind's lead over any other kind.
+    resources = [kind.VALUES[name] for name in kind.RESOURCES]
+    distractors = [value for name, value in kind.VALUES.items() if name not in kind.RESOURCES]
+    assert min(resources) - max(distractors) > 2 * readers.SCALE
+    best = readers.ReaderCounts(delivered=10**6, clicks=10**6, more=10**5)
+    worst = readers.ReaderCounts(delivered=10**6, less=10**5)
+    extremes = [readers.Readers.of({1: c}, {}).part(1, "article")[0] for c in (best, worst)]
+    assert -readers.SCALE <= min(extremes) < 0 < max(extremes) <= readers.SCALE
 
 
 # --- the sum -----------------------------------------------------------------------------

@@ -205,9 +205,9 @@ def test_reader_counts_feed_the_readers_interest_per_source_and_per_kind(engine,
     from curator.curate.readers import ReaderCounts, interest_by
 
     with engine.begin() as conn:
-        conn.execute(update(picks).where(picks.c.id == reported["a"]).values(parts={"kind": "tutorial"}))
-        conn.execute(update(picks).where(picks.c.id != reported["a"]).values(parts={"kind": "essay"}))
-        per_kind = figures.reader_counts(conn, lambda pick: pick["parts"].get("kind"))
+        conn.execute(update(picks).where(picks.c.id == reported["a"]).values(parts={"page_kind": "tutorial"}))
+        conn.execute(update(picks).where(picks.c.id != reported["a"]).values(parts={"page_kind": "essay"}))
+        per_kind = figures.kind_counts(conn)
         per_source = figures.source_counts(conn)
     assert per_kind == {
         "tutorial": {"delivered": 4, "clicks": 2, "more": 1, "less": 1},
@@ -221,6 +221,29 @@ def test_reader_counts_feed_the_readers_interest_per_source_and_per_kind(engine,
         "about average: readers clicked 2 of 4 delivered picks (50.0%, against 12.5% overall); "
         "1 asked for more like this, 1 for less"
     )
+
+
+def test_a_pick_counts_as_delivered_only_to_readers_whose_email_carries_its_topic(sg_settings, engine, sg):
+    from sqlalchemy import update
+
+    from curator import deliver
+    from curator.store.schema import subscribers
+    from tests.deliver.helpers import add_audience, make_issue
+
+    make_issue(engine)
+    add_audience(engine, 4, variants=2)  # two want career first, two software engineering first
+    with engine.begin() as conn:  # one of each wants only their topic
+        conn.execute(update(subscribers).where(subscribers.c.email.in_(["reader0@example.com", "reader1@example.com"]))
+                     .values(only_my_topics=True))  # fmt: skip
+    deliver.start(engine, PERIOD, "test")
+    deliver.Worker(sg_settings, engine).run()
+    with engine.connect() as conn:
+        per_topic = figures.reader_counts(conn, lambda pick: pick["topic"])
+        report = figures.report(conn, PERIOD)
+    assert {g.name: g.recipients for g in report.topics} == {topic: c["delivered"] for topic, c in per_topic.items()}
+    delivered = {topic: counts["delivered"] for topic, counts in per_topic.items()}
+    assert delivered == {"career": 3, "software-engineering": 3, "machine-learning": 2, "leadership": 2,
+                         "productivity": 2, "learning": 2}  # fmt: skip
 
 
 def test_retention_keeps_the_rows_of_a_reader_still_clicking(sg_settings, engine, reported):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 import socket
 import threading
@@ -323,6 +324,61 @@ def test_issue_page_groups_candidates_by_topic_with_their_reasons(client, engine
     assert '<span class="kind">' in page  # the page kind beside the source
     career = page[page.index('id="topic-career"'):page.index('id="topic-learning"')]
     assert "quota of 2" in career  # the spares sit below the quota line
+
+
+def _last_month_read(engine) -> None:
+    """A sent issue with one pick from Careers Weekly and one from Learn Daily, eight recipients:
+    two people clicked the career pick (and one asked for more), scanners clicked the learning pick."""
+    from datetime import timedelta
+
+    from sqlalchemy import insert, update
+
+    from curator.store.schema import clicks, deliveries, feedback, issues, now, picks
+
+    rows = [(0, "An older career read", "Career and salary advice.", 30), (1, "An older course", "A course.", 30)]
+    ids = list(newsroom.seed(engine, rows=rows).values())
+    with engine.begin() as conn:
+        issue = editorial.ensure_issue(conn, "2026-11", "test")
+        sent = now() - timedelta(days=20)
+        conn.execute(update(issues).where(issues.c.id == issue["id"]).values(status="sent", sent_at=sent))
+        pick_ids = [conn.execute(insert(picks).values(issue_id=issue["id"], item_id=item, topic=topic, rank=1,
+                                                      decision="approved", parts={"page_kind": "article"}))
+                    .inserted_primary_key[0] for item, topic in zip(ids, ("career", "learning"), strict=True)]
+        people = [conn.execute(insert(deliveries).values(issue_id=issue["id"], email=f"r{n}@example.com",
+                                                         state="sent", sent_at=sent)).inserted_primary_key[0]
+                  for n in range(8)]
+        career, learning = pick_ids
+        conn.execute(insert(clicks), [
+            {"issue_id": issue["id"], "pick_id": career, "delivery_id": people[0], "human": True},
+            {"issue_id": issue["id"], "pick_id": career, "delivery_id": people[0], "human": True},  # twice: one
+            {"issue_id": issue["id"], "pick_id": career, "delivery_id": people[1], "human": True},
+            *({"issue_id": issue["id"], "pick_id": learning, "delivery_id": d, "human": False,
+               "reason": "scanner user agent"} for d in people[2:5]),
+        ])
+        conn.execute(insert(feedback).values(issue_id=issue["id"], pick_id=career, delivery_id=people[1], vote=1))
+
+
+def test_each_candidate_says_what_readers_did_with_its_sources_past_picks(client, engine, conf, sign_in):
+    _last_month_read(engine)
+    newsroom.seed(engine)
+    build_draft(engine, conf, load_sources(conf.feeds), PERIOD, actor="test")
+    with engine.connect() as conn:
+        rows = editorial.list_picks(conn, PERIOD)
+    sign_in(client, engine)
+    page = client.get(f"/desk/{PERIOD}").text
+    lines = {r["source"]: html.unescape(re.search(rf'id="pick-{r["id"]}-readers">([^<]*)</div>', page).group(1))
+             for r in rows}
+    assert lines == {
+        "Careers Weekly": "Readers of its source's past picks: 2 of 8 delivered picks clicked (25.0%, against "
+                          "12.5% overall) · 1 more, 0 less like this",
+        "Learn Daily": "Readers of its source's past picks: 0 of 8 delivered picks clicked (0.0%, against "
+                       "12.5% overall)",
+        "Lead Well": "Readers of its source's past picks: no readers' data yet",
+    }
+    # The score part says the same, in the reasons under each candidate.
+    career = next(r for r in rows if r["source"] == "Careers Weekly")
+    assert career["parts"]["readers"] > 0
+    assert "readers +" in page and "source: about average: readers clicked 2 of 8 delivered picks" in page
 
 
 def test_approve_reject_reorder_and_blurb(client, engine, drafted, sign_in):
