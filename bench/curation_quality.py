@@ -27,7 +27,9 @@ with the same greedy rule (best first, one topic per item, quota plus spares).
 `--learning` splits the part in two months by page (sha256 of the URL): month A is served and
 drafted first, an editor is replayed on its picks (`curator pick approve` for a pick labelled for
 its topic, `curator pick reject` otherwise), then month B is served beside it and drafted, and
-the figures are those of month B. This is a benchmark, not a test.
+the figures are those of month B. With `--moves` the editor moves a pick labelled for another
+topic there (`curator pick move`) and approves it, instead of rejecting it. This is a
+benchmark, not a test.
 """
 
 from __future__ import annotations
@@ -369,7 +371,7 @@ def run_cold(pages: list[dict], workdir: Path, now: datetime) -> dict:
         server.close()
 
 
-def run_learning(pages: list[dict], workdir: Path, now: datetime) -> dict:
+def run_learning(pages: list[dict], workdir: Path, now: datetime, moves: bool = False) -> dict:
     month_a = [p for p in pages if url_hash(p["url"]) % 2 == 0]
     month_b = [p for p in pages if url_hash(p["url"]) % 2 == 1]
     server = FeedServer()
@@ -383,10 +385,16 @@ def run_learning(pages: list[dict], workdir: Path, now: datetime) -> dict:
         period_b = period_of(now + timedelta(days=20))
         period_a = period_of(datetime(int(period_b[:4]), int(period_b[5:]), 1, tzinfo=UTC) - timedelta(days=1))
         pipe.run("draft", period_a, window_days=60)
+        known = set(load_sources(pipe.feeds_yaml).topic_names)
         replayed = Counter()
         for pick in pipe.picks(period_a):
             page = next((p for p in month_a if canonical_url(p["url"]) == pick["url"] or p["url"] == pick["url"]), None)
             decision = "approve" if grade(page, pick["topic"]) > 0 else "reject"
+            better = max((page or {}).get("topics", {}).items(), key=lambda kv: (kv[1], kv[0]), default=None)
+            if decision == "reject" and moves and better and better[1] > 0 and better[0] in known:
+                pipe.run("pick", "move", str(pick["id"]), better[0])
+                decision = "approve"
+                replayed["move"] += 1
             pipe.run("pick", decision, str(pick["id"]))
             replayed[decision] += 1
         # Month B's feeds still list month A's pages, as real feeds would for a while.
@@ -461,6 +469,8 @@ def main() -> None:
                         help="which part to serve (test); fit and dev cut train in two for development")
     parser.add_argument("--json", action="store_true", help="end with one JSON line of the figures")
     parser.add_argument("--learning", action="store_true", help="replay an editor on month A, measure month B")
+    parser.add_argument("--moves", action="store_true",
+                        help="with --learning: move a pick labelled for another topic there, instead of rejecting it")
     parser.add_argument("--update-split", action="store_true", help="record newly seen sources in split.json")
     parser.add_argument("--show-picks", action="store_true", help="list every pick with its label")
     parser.add_argument("--show-rankings", action="store_true", help="list each topic's top 10 with grades")
@@ -474,7 +484,7 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="curator-quality-"))
     now = datetime.now(UTC).replace(microsecond=0)
     try:
-        result = (run_learning if args.learning else run_cold)(chosen, workdir, now)
+        result = run_learning(chosen, workdir, now, args.moves) if args.learning else run_cold(chosen, workdir, now)
     finally:
         if args.keep:
             print(f"working folder kept: {workdir}")

@@ -311,6 +311,25 @@ def test_cli_draft_picks_approve(cli, engine):
     assert isinstance(refused.exception, IllegalTransition)
 
 
+def test_cli_moves_a_pick_to_another_topic_and_the_audit_log_says_so(cli, engine):
+    assert cli("draft", PERIOD).exit_code == 0
+    with engine.connect() as conn:
+        first = next(p for p in editorial.list_picks(conn, PERIOD) if p["topic"] == "learning")
+    moved = cli("pick", "move", str(first["id"]), "career")
+    assert moved.exit_code == 0, moved.output
+    assert f"Pick #{first['id']} ({first['title']}) is now in career." in moved.output
+    again = cli("pick", "move", str(first["id"]), "career")
+    assert again.exit_code == 0 and "is already in career" in again.output
+    refused = cli("pick", "move", str(first["id"]), "gardening")
+    assert refused.exit_code != 0 and "'gardening' is not a topic of feeds.yaml" in str(refused.exception)
+    with engine.connect() as conn:
+        assert editorial.get_pick(conn, first["id"])["topic"] == "career"
+        entries = conn.execute(
+            select(audit_log.c.action, audit_log.c.detail).where(audit_log.c.action == "pick.edit.topic")
+        ).all()
+    assert [tuple(e) for e in entries] == [("pick.edit.topic", "learning -> career")]
+
+
 def test_cli_approve_warns_about_topics_without_picks(cli, engine):
     assert cli("draft", PERIOD).exit_code == 0
     with engine.connect() as conn:

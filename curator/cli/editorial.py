@@ -7,13 +7,13 @@ from datetime import datetime
 import typer
 from rich.table import Table
 
-from curator import editorial
+from curator import editorial, pick_edits, review
 from curator.cli._app import PERIOD_HELP, actor, app, console, print_json, state
-from curator.curate import build_draft, explain, taste
+from curator.curate import build_draft, explain
 from curator.ingest.article import fetch_for_issue
 from curator.sources import load_sources
 
-pick_app = typer.Typer(help="Approve or reject one pick.", no_args_is_help=True)
+pick_app = typer.Typer(help="Approve, reject or move one pick.", no_args_is_help=True)
 app.add_typer(pick_app, name="pick")
 
 
@@ -97,8 +97,7 @@ def approve(
         if all_:
             count = editorial.approve_all(conn, period, {t.name: t.quota for t in sources.topics}, actor())
             console.print(f"Approved {count} suggested picks within quota.")
-        warnings = editorial.approve_issue(conn, period, actor(), topics)
-        taste.retrain(conn)  # the review is over: learn from its decisions
+        warnings = review.approve_and_learn(conn, period, actor(), topics)
     for warning in warnings:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False)
     console.print(f"Issue {period} is approved.")
@@ -120,3 +119,19 @@ def pick_approve(pick_id: int = typer.Argument(..., help="The pick's id (see `cu
 def pick_reject(pick_id: int = typer.Argument(..., help="The pick's id (see `curator picks`).")) -> None:
     """Reject one pick."""
     _decide(pick_id, "rejected")
+
+
+@pick_app.command("move")
+def pick_move(
+    pick_id: int = typer.Argument(..., help="The pick's id (see `curator picks`)."),
+    topic: str = typer.Argument(..., help="The topic it belongs in (a topic name of feeds.yaml)."),
+) -> None:
+    """Move one pick to another topic (the editors' taste learns that items like it belong there)."""
+    sources = load_sources(state.settings().feeds)
+    with state.engine("pick").begin() as conn:
+        changed = pick_edits.edit_pick(conn, pick_id, actor(), known_topics=sources.topic_names, topic=topic)
+        pick = editorial.get_pick(conn, pick_id)
+    if not changed:
+        console.print(f"Pick #{pick_id} ({pick['title']}) is already in {topic}.", highlight=False)
+        return
+    console.print(f"Pick #{pick_id} ({pick['title']}) is now in {topic}.", highlight=False)

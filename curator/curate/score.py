@@ -5,7 +5,8 @@ The parts, one module each:
 - lexical (lexical.py): BM25 of the title and summary against the topic's keywords, halved;
 - semantic (semantic.py): how close the item's meaning is to the topic's;
 - kind (kind.py): what the page is: an article is worth 0, a job posting or release notes far less;
-- taste (taste.py): what this installation's editors approved and rejected before (0 until they decide);
+- taste (taste.py): what this installation's editors approved, rejected and moved between topics
+  before, and what readers clicked and asked more or less of (0 until they decide); per topic;
 - reputation (reputation.py): the source's smoothed approval rate;
 - source_weight: the feed's weight from feeds.yaml (1.0 unless said otherwise);
 - freshness (freshness.py): 1 for a new item, halving every half-life;
@@ -40,8 +41,9 @@ LEXICAL_CAP = 8.0  # BM25 beyond this says nothing more: a keyword repeated is n
 NO_TASTE = "no editors' decisions learned yet"
 FRESHNESS_WORDS = "1 when new, halving every half-life"  # a constant: 100,000 dates formatted cost a draft 0.3 s
 
-# taste(vectors, feed ids, kind names) -> (values, words): the editors' taste part, when learned.
-Taste = Callable[[np.ndarray, list, list[str]], tuple[list[float], list[str]]]
+# taste(vectors, feed ids, kind names, topics) -> (values, words), one row per item and one column per
+# topic: the editors' taste part, when learned.
+Taste = Callable[[np.ndarray, list, list[str], Sequence], tuple[list[list[float]], list[list[str]]]]
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,8 @@ def score_items(docs: Sequence[Doc], topics: Sequence, context: Context) -> list
     kinds = dict(zip(wanted, found, strict=True))
     tastes = None
     if context.taste and wanted:
-        values, words = context.taste(vectors[wanted], [docs[n].feed_id for n in wanted], [k.name for k in found])
+        values, words = context.taste(vectors[wanted], [docs[n].feed_id for n in wanted], [k.name for k in found],
+                                      topics)
         tastes = (dict(zip(wanted, values, strict=True)), dict(zip(wanted, words, strict=True)))
     # Plain lists: indexing a numpy array one cell at a time costs more than the rest of a score.
     sim = _Sims(sims.topic.tolist(), sims.counter.tolist(), sims.counter_at.tolist(), sims.other.tolist(),
@@ -83,11 +86,12 @@ def score_items(docs: Sequence[Doc], topics: Sequence, context: Context) -> list
     for n in wanted:
         doc = docs[n]
         rel = lexical_rel.get(doc.id)
-        common = _common_parts(doc, kinds[n], context, tastes, n)
+        common = _common_parts(doc, kinds[n], context)
         for j in pairs[n]:
             matched = rel.matched.get(j) if rel is not None else None
+            taste = (tastes[0][n][j], tastes[1][n][j]) if tastes else (0.0, NO_TASTE)
             out.append(_score(doc, topics[j], j, rel, matched, sim, meaning, n, bool(has_vector[n]), common,
-                              names[sim.other_at[n][j]]))
+                              names[sim.other_at[n][j]], taste))
     return out
 
 
@@ -131,13 +135,12 @@ def _kinds(docs: Sequence[Doc], vectors: np.ndarray) -> list[kind.Kind]:
     return out  # type: ignore[return-value]
 
 
-def _common_parts(doc: Doc, k: kind.Kind, context: Context, tastes, n: int) -> tuple[dict, dict]:
+def _common_parts(doc: Doc, k: kind.Kind, context: Context) -> tuple[dict, dict]:
     """The parts that do not depend on the topic, and their words."""
     approved, rejected = context.decisions.get(doc.feed_id, (0, 0)) if doc.feed_id is not None else (0, 0)
     interest, interest_words = context.readers.part(doc.feed_id, k.name) if context.readers else (0.0, NO_READERS)
     parts = {
         "kind": k.value,
-        "taste": round(tastes[0][n], 3) if tastes else 0.0,
         "reputation": reputation.part(approved, rejected),
         "source_weight": round(context.source_weights.get(doc.feed_id, 1.0), 3),
         "freshness": freshness.part(doc.published_at, context.now, context.half_life_days),
@@ -145,7 +148,6 @@ def _common_parts(doc: Doc, k: kind.Kind, context: Context, tastes, n: int) -> t
     }
     words = {
         "kind": kind.words_of(k.name, round(k.confidence * 100), k.thin),
-        "taste": tastes[1][n] if tastes else NO_TASTE,
         "reputation": reputation.words(approved, rejected),
         "source_weight": "the feed's weight in feeds.yaml",
         "freshness": FRESHNESS_WORDS,
@@ -154,7 +156,7 @@ def _common_parts(doc: Doc, k: kind.Kind, context: Context, tastes, n: int) -> t
     return parts, {"page_kind": k.name, "kind_confidence": round(k.confidence, 3), "thin": k.thin, "words": words}
 
 
-def _score(doc, topic, j, rel, matched, sim, meaning, n, has_vector, common, other_name) -> Score:
+def _score(doc, topic, j, rel, matched, sim, meaning, n, has_vector, common, other_name, taste) -> Score:
     parts_common, extra = common
     bm25 = rel.bm25.get(j, 0.0) if rel is not None and matched else 0.0
     lexical_part = round(min(bm25, LEXICAL_CAP) * LEXICAL_WEIGHT * topic.weight, 3)
@@ -167,12 +169,15 @@ def _score(doc, topic, j, rel, matched, sim, meaning, n, has_vector, common, oth
         "lexical": ("matched: " + ", ".join(matched)) if matched else "no keyword matched",
         "semantic": semantic.words(similarity, counter, counter_text, other, other_name) if has_vector
         else "no vector stored",
+        "taste": taste[1],
     }
     # The same sum, in the same order, as total(parts).
     p = parts_common
-    score = round(lexical_part + semantic_part + p["kind"] + p["taste"] + p["reputation"] + p["source_weight"]
+    taste_part = round(taste[0], 3)
+    score = round(lexical_part + semantic_part + p["kind"] + taste_part + p["reputation"] + p["source_weight"]
                   + p["freshness"] + p["readers"], 3)
-    parts = {"lexical": lexical_part, "semantic": semantic_part, **parts_common, "matched": matched or [],
+    parts = {"lexical": lexical_part, "semantic": semantic_part, "taste": taste_part, **parts_common,
+             "matched": matched or [],
              "page_kind": extra["page_kind"], "kind_confidence": extra["kind_confidence"], "thin": extra["thin"]}
     return Score(doc.id, topic.name, score, parts, words)
 

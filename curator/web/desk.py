@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from sqlalchemy import Connection, case, func, select
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from curator import editorial, pick_edits
+from curator import editorial, pick_edits, review
 from curator.curate import DraftResult, build_draft
 from curator.deliver import send_test
 from curator.errors import CuratorError, NotFound
@@ -369,7 +369,7 @@ def approve(request: Request, period: str, user: dict = Depends(EDITOR)) -> Resp
     sources = _sources(request)
 
     def action(conn: Connection) -> str:
-        for warning in editorial.approve_issue(conn, period, _actor(user), desk_view.topics(sources)):
+        for warning in review.approve_and_learn(conn, period, _actor(user), desk_view.topics(sources)):
             session.flash(request, "warning", warning)
         return f"Issue {period} is approved. Ops can now send it."
 

@@ -180,10 +180,11 @@ def test_taste_learns_what_editors_approve_and_says_why():
     back = taste.Model.from_bytes(model.to_bytes(), version=3)
     scorer = taste.Taste(back, found)
     values, words = scorer(embed.embed(["How to negotiate your salary offer", "Top ten celebrity outfits"]),
-                           [1, 1], ["article", "article"])
-    assert values[0] > 0 > values[1]
-    assert abs(values[0]) < taste.SCALE  # eight decisions are not full confidence
-    assert words[0].startswith("like ") and "you approved" in words[0] and "v3" in words[0]
+                           [1, 1], ["article", "article"], [CAREER, PRODUCTIVITY])
+    assert values[0][0] > 0 > values[1][0]
+    assert values[0][0] == values[0][1]  # no decision was made in a topic: the same in every topic
+    assert abs(values[0][0]) < taste.SCALE  # eight decisions are not full confidence
+    assert words[0][0].startswith("like ") and "you approved" in words[0][0] and "v3" in words[0][0]
 
 
 # --- readers -----------------------------------------------------------------------------

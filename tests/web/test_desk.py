@@ -15,10 +15,10 @@ from sqlalchemy import func, select
 from starlette.responses import Response
 
 from curator import editorial, sessions, users
-from curator.curate import build_draft
+from curator.curate import build_draft, taste
 from curator.errors import ConfigError
 from curator.sources import load_sources
-from curator.store.schema import audit_log, items
+from curator.store.schema import audit_log, items, taste_models
 from curator.web import create_app, desk, session
 from curator.web.auth import safe_next
 from tests import newsroom
@@ -567,6 +567,26 @@ def test_approve_the_issue_after_a_confirmation_with_warnings(client, engine, dr
     assert "Reopen for edits" in client.get(f"/desk/{PERIOD}").text
     post(client, f"/desk/{PERIOD}/reopen", {}, csrf)
     assert issue_of(engine)["status"] == "in_review"
+
+
+def test_approving_in_the_desk_teaches_the_taste_model_as_the_command_line_does(client, engine, drafted, sign_in):
+    csrf = sign_in(client, engine)
+    with engine.connect() as conn:
+        drafted_with = conn.execute(select(func.max(taste_models.c.version))).scalar_one()  # the draft trained one
+    decisions = {"approved": [p for p in drafted if "Sponsored" not in p["title"]][:3],
+                 "rejected": [p for p in drafted if "Sponsored" not in p["title"]][3:5]}
+    for decision, chosen in decisions.items():
+        for pick in chosen:
+            post(client, f"/desk/{PERIOD}/picks/{pick['id']}/decision", {"decision": decision}, csrf)
+    with engine.connect() as conn:
+        assert conn.execute(select(func.max(taste_models.c.version))).scalar_one() == drafted_with  # not yet
+    post(client, f"/desk/{PERIOD}/approve", {}, csrf)
+    assert issue_of(engine)["status"] == "approved"
+    with engine.connect() as conn:
+        newest = conn.execute(select(taste_models).order_by(taste_models.c.version.desc()).limit(1)).one()
+        assert newest.fingerprint == taste.fingerprint(conn)
+    assert newest.version == drafted_with + 1
+    assert newest.decisions == 5 and newest.model is not None  # learned from the review's five decisions
 
 
 def test_approve_suggested_within_quota(client, engine, drafted, sign_in):
