@@ -140,7 +140,7 @@ def figures_words(counts: ReaderCounts | None, baseline: float) -> str:
 
 def _words(counts: ReaderCounts, baseline: float, value: float) -> str:
     if not counts.delivered and not (counts.more or counts.less):
-        return "no readers' data yet: neutral"
+        return NONE
     bits = []
     if counts.delivered:
         rate = counts.clicks / counts.delivered
