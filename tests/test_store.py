@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from curator import store
 from curator.errors import DatabaseError
 from curator.store import schema
-from curator.store.schema import now
+from curator.store.schema import feeds, now
 
 
 def test_upgrade_twice_is_a_no_op(db_url):
@@ -79,3 +79,18 @@ def test_the_migrations_build_exactly_the_declared_schema(engine):
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), schema.metadata)
     assert diff == []
+
+
+def test_a_read_only_connection_reads_beside_a_writer_on_sqlite(tmp_path):
+    """Every other transaction takes SQLite's write lock at BEGIN; one marked read_only does not wait for it."""
+    engine = store.make_engine(f"sqlite:///{tmp_path}/c.db")
+    store.upgrade(engine)
+    with engine.begin() as writer:
+        writer.execute(insert(feeds).values(url="https://a.example/feed.xml", title="A"))
+        with engine.connect() as reader:
+            reader.execution_options(read_only=True)
+            # The writer holds the lock: a BEGIN IMMEDIATE here would wait for it (busy_timeout, 30 s).
+            assert reader.execute(select(func.count()).select_from(feeds)).scalar_one() == 0  # its own snapshot
+    with engine.connect() as reader:
+        reader.execution_options(read_only=True)
+        assert reader.execute(select(func.count()).select_from(feeds)).scalar_one() == 1

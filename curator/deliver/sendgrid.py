@@ -1,8 +1,9 @@
 """The SendGrid backend: one Mail Send request per batch, through the official library.
 
-The body is built as plain dicts (the library's Mail helpers are slow for 1,000
-personalizations) and posted with the library's own low-level call,
-`client.client.mail.send.post(request_body=...)`. SendGrid substitutes the body and the
+A batch's body is written as JSON text directly (`batch_json`: the library's Mail helpers,
+and even plain dicts through json.dumps, cost more than the rest of a batch) and posted with
+the library's own low-level call, `client.client.mail.send.post(request_body=...)`. The
+worker has it written in its claiming thread (`prepare`), so the sender thread only posts. SendGrid substitutes the body and the
 subject, never headers: each personalization carries its own literal List-Unsubscribe.
 The sandbox backend is the same request with mail_settings.sandbox_mode on.
 """
@@ -14,6 +15,8 @@ import json
 import socket
 import time
 import urllib.error
+from dataclasses import replace
+from json.encoder import encode_basestring_ascii as _json_string  # json.dumps' own (C) string encoder
 from typing import Any
 
 from python_http_client.exceptions import HTTPError
@@ -32,6 +35,9 @@ from curator.subscribers import ascii_address
 
 MAX_BODY_BYTES = 30_000_000  # SendGrid refuses a request of 30 MB or more (413)
 MAX_ARGS_BYTES = 10_000  # custom_args, and substitutions, of one personalization
+# The library json.dumps a body unless the Content-Type is another one; then it posts the text as
+# it is. The text is ASCII (non-ASCII characters are escaped, as json.dumps does).
+JSON_TEXT = {"Content-Type": "application/json; charset=utf-8"}
 
 
 class SendGridBackend:
@@ -46,16 +52,21 @@ class SendGridBackend:
         # The library has no timeout of its own: without one a silent server hangs the worker.
         self._client.client.timeout = settings.sendgrid_timeout
 
+    def prepare(self, message: BatchMessage) -> BatchMessage:
+        """The batch with its request body written: work done before the request, by whoever claims."""
+        return replace(message, wire=batch_json(self.settings, message, sandbox=self.sandbox))
+
     def send_batch(self, message: BatchMessage) -> BatchResult:
-        return self.post(batch_body(self.settings, message, sandbox=self.sandbox))
+        return self.post(message.wire or batch_json(self.settings, message, sandbox=self.sandbox))
 
     def send_one(self, message: SingleMessage) -> BatchResult:
         return self.post(single_body(self.settings, message, sandbox=self.sandbox))
 
-    def post(self, body: dict[str, Any]) -> BatchResult:
-        """Post one Mail Send body; every answer (and no answer) becomes an Outcome."""
+    def post(self, body: dict[str, Any] | str) -> BatchResult:
+        """Post one Mail Send body (a dict, or its JSON text); every answer (and no answer) becomes an Outcome."""
+        text = body if isinstance(body, str) else json.dumps(body)
         try:
-            response = self._client.client.mail.send.post(request_body=body)
+            response = self._client.client.mail.send.post(request_body=text, request_headers=JSON_TEXT)
         except HTTPError as exc:
             return _from_http_error(exc)
         except urllib.error.URLError as exc:
@@ -94,6 +105,33 @@ def batch_body(settings: Settings, message: BatchMessage, *, sandbox: bool = Fal
     body["personalizations"] = [_personalization(r) for r in message.recipients]
     body["custom_args"] = {"issue": message.issue, "batch": message.batch_key}
     return body
+
+
+def batch_json(settings: Settings, message: BatchMessage, *, sandbox: bool = False) -> str:
+    """batch_body as the JSON text posted: the same document (tested), about three times faster.
+
+    The envelope is encoded once by json.dumps; each personalization is one format string over
+    values encoded by json.dumps' own string encoder (ASCII, escaped exactly as it escapes them).
+    """
+    head = envelope(settings, message.body.subject, message.body.html, message.body.text, sandbox=sandbox)
+    head["custom_args"] = {"issue": message.issue, "batch": message.batch_key}
+    keys: dict[str, str] = {}  # substitution tags, encoded once per batch
+    parts = []
+    for r in message.recipients:
+        email = _json_string(ascii_address(r.email))
+        to = f'{{"email": {email}, "name": {_json_string(r.name)}}}' if r.name else f'{{"email": {email}}}'
+        values = ", ".join(
+            f"{keys.get(k) or keys.setdefault(k, _json_string(k))}: {_json_string(v)}" for k, v in r.values.items()
+        )
+        parts.append(
+            f'{{"to": [{to}], "substitutions": {{{values}}}, "headers": {{"List-Unsubscribe": '
+            f'{_json_string(f"<{r.unsubscribe_url}>")}, "List-Unsubscribe-Post": {_UNSUBSCRIBE_POST}}}, '
+            f'"custom_args": {{"delivery": "{int(r.delivery_id)}"}}}}'
+        )
+    return f'{json.dumps(head)[:-1]}, "personalizations": [{", ".join(parts)}]}}'
+
+
+_UNSUBSCRIBE_POST = _json_string(LIST_UNSUBSCRIBE_POST)
 
 
 def single_body(settings: Settings, message: SingleMessage, *, sandbox: bool = False) -> dict[str, Any]:

@@ -94,6 +94,11 @@ class Worker:
         self._maintained: dict[int, float] = {}
         self._cursor: dict[int, tuple[str, int]] = {}  # where this worker's last claim ended, per issue
         self._queue: queue.Queue = queue.Queue(maxsize=PREFETCH)
+        # Accepted batches the sender thread has not written down yet: while run() works, the claim
+        # thread records them in its next transaction (see _settle), so the sender never waits for
+        # the database's one writer. None outside run(): each outcome is recorded as it comes.
+        self._accepted: list[tuple[str, BatchResult, int]] | None = None
+        self._accepted_lock = threading.Lock()
         self._failure: BaseException | None = None
         # SQLite takes its write lock at BEGIN, and a connection that finds it taken polls for it
         # (sleeping 1, 2, 5, 10... ms): this worker's two threads wait on a lock of their own instead.
@@ -119,6 +124,7 @@ class Worker:
         the GIL, so the two overlap). At most PREFETCH claimed batches wait for the sender.
         """
         sender = threading.Thread(target=self._send_loop, name=f"sender-{self.name}", daemon=True)
+        self._accepted = []
         sender.start()
         try:
             self._loop(once)
@@ -126,6 +132,10 @@ class Worker:
             self._queue.put(None)
             sender.join()
             self.backend.close()
+            if self._accepted:  # what the sender posted last
+                with self._begin() as conn:
+                    self._settle(conn)
+            self._accepted = None
         if self._failure is not None:
             raise self._failure
         return self.report
@@ -174,7 +184,10 @@ class Worker:
                 self._queue.task_done()
 
     def _status(self, issue_id: int) -> str | None:
-        with self._connect() as conn:
+        # A read, outside the lock between this worker's threads: SQLite (in WAL mode) reads beside
+        # its one writer, so the sender does not wait for the next claim's transaction to post.
+        with self.engine.connect() as conn:
+            conn.execution_options(read_only=True)
             return conn.execute(select(issues.c.status).where(issues.c.id == issue_id)).scalar()
 
     def _active_issues(self) -> list[tuple[int, str, str]]:
@@ -203,6 +216,7 @@ class Worker:
         self._maintain(issue_id, status)
         if status in ("sending", "sent") and self._failure is None:
             with self._begin() as conn:
+                self._settle(conn)
                 current = conn.execute(select(issues.c.status).where(issues.c.id == issue_id)).scalar()
                 batch = None
                 if current in ("sending", "sent"):  # checked inside the claim: pause acts between batches
@@ -222,6 +236,7 @@ class Worker:
                 return True
         self._queue.join()  # the sender's batches may be this issue's last rows
         with self._begin() as conn:
+            self._settle(conn)
             if not ledger.unfinished(conn, issue_id):
                 if status == "sending":
                     self._finish(conn, period)
@@ -237,6 +252,7 @@ class Worker:
             return
         self._maintained[issue_id] = time.time()
         with self._begin() as conn:
+            self._settle(conn)  # before any lease is judged
             if status == "cancelled":  # rows given back after the cancel (a refused key, a resend) stay unsent
                 ledger.cancel_pending(conn, issue_id)
             expired = ledger.expire_leases(conn, issue_id, decide_after=self.settings.send_reconcile_seconds)
@@ -311,8 +327,27 @@ class Worker:
             self._record(period, batch, result, attempts)
             return
 
+    def _settle(self, conn: Connection) -> None:
+        """Record the accepted batches the sender thread handed over (in the caller's transaction).
+
+        Until then such a batch is in flight under its lease, as while its request was made: a
+        worker that dies first leaves it to reconciliation, which SendGrid's events settle.
+        """
+        if not self._accepted:
+            return
+        with self._accepted_lock:
+            accepted, self._accepted[:] = list(self._accepted), []
+        for key, result, attempts in accepted:
+            self.report.sent += ledger.record_accepted(
+                conn, key, status=result.status, message_id=result.message_id, attempts=attempts
+            )
+
     def _record(self, period: str, batch: ledger.Claim, result: BatchResult, attempts: int) -> None:
         outcome, key = result.outcome, batch.key
+        if outcome is Outcome.ACCEPTED and self._accepted is not None:
+            with self._accepted_lock:
+                self._accepted.append((key, result, attempts))
+            return
         with self._begin() as conn:
             if outcome is Outcome.ACCEPTED:
                 self.report.sent += ledger.record_accepted(
@@ -396,7 +431,7 @@ class Worker:
         for row in batch.rows:
             these = values(row.subscriber_id, row.email, row.name, row.id)
             recipients.append(Recipient(row.id, row.email, row.name, these, these["-unsubscribe_url-"]))
-        return BatchMessage(issue=period, batch_key=batch.key, body=body, recipients=recipients)
+        return self.backend.prepare(BatchMessage(issue=period, batch_key=batch.key, body=body, recipients=recipients))
 
     def _body(self, issue_id: int, period: str, variant: str) -> render.Rendered:
         key = (issue_id, variant)

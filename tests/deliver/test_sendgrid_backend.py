@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from curator import deliver
+from curator.deliver.backends import BatchMessage, Outcome, Recipient
+from curator.deliver.sendgrid import SendGridBackend, batch_body, batch_json
+from curator.render import Rendered
 from curator.store.schema import deliveries, send_batches
 from tests.deliver.helpers import PERIOD, add_audience
 
@@ -76,3 +82,42 @@ def test_transactional_email_is_one_message(sg_settings, sg):
     [accepted] = sg.accepted
     assert accepted.message_id == message_id and accepted.recipients == ["ada@example.com"]
     assert Counter(c["type"] for c in accepted.body["content"]) == {"text/plain": 1, "text/html": 1}
+
+
+# -- the request text: batch_json writes exactly the document batch_body builds
+
+_text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)  # any character JSON can carry
+_emails = st.builds(
+    lambda local, domain: f"{local}@{domain}",
+    st.from_regex(r"[A-Za-z0-9._%+'\"\\-]{1,20}", fullmatch=True),
+    st.sampled_from(["example.com", "bücher.example", "例え.jp", "xn--bcher-kva.example"]),
+)
+_recipients = st.lists(
+    st.builds(
+        lambda i, email, name, values: Recipient(i, email, name, values, f"https://n.example/u/{i}?a=\"<>&"),
+        st.integers(0, 2**62), _emails, _text, st.dictionaries(_text, _text, max_size=4),
+    ),
+    max_size=5,
+)
+
+
+@given(recipients=_recipients, subject=_text, html=_text, text=_text, sandbox=st.booleans(), batch=_text)
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])  # read only
+def test_the_request_text_is_the_batch_body_exactly(sg_settings, recipients, subject, html, text, sandbox, batch):
+    body = Rendered(subject=subject, html=html, text=text)
+    message = BatchMessage(issue="2026-05", batch_key=batch, body=body, recipients=recipients)
+    written = batch_json(sg_settings, message, sandbox=sandbox)
+    assert written.isascii()  # as json.dumps writes it: every other character escaped
+    assert json.loads(written) == batch_body(sg_settings, message, sandbox=sandbox)
+
+
+def test_a_prepared_batch_posts_the_text_written_ahead(sg_settings, sg):
+    backend = SendGridBackend(sg_settings)
+    recipients = [Recipient(7, "ana@example.com", "Ana \"A\" Ödön", {"-name-": "Ana"}, "https://n.example/u/7")]
+    message = BatchMessage("2026-05", "k1", Rendered("Hi -name-", "<p>-name-</p>", "-name-"), recipients)
+    prepared = backend.prepare(message)
+    assert prepared.wire is not None and message.wire is None
+    result = backend.send_batch(prepared)
+    assert result.outcome is Outcome.ACCEPTED and result.status == 202
+    (accepted,) = sg.accepted  # the server parsed it and checked it against SendGrid's schema and rules
+    assert accepted.body == batch_body(sg_settings, message)
