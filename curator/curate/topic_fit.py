@@ -1,4 +1,4 @@
-"""The topic half of the editors' taste: does an item belong in *this* topic, judging by where editors put items like it.
+"""The topic half of the editors' taste: does an item belong in *this* topic, judged by where editors put items like it.
 
 A decision is made in a topic. Approving a pick in Career says "right for Career", rejecting it
 "not here", and moving a pick from Learning to Career says both at once: wrong for Learning,

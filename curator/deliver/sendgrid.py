@@ -3,8 +3,9 @@
 A batch's body is written as JSON text directly (`batch_json`: the library's Mail helpers,
 and even plain dicts through json.dumps, cost more than the rest of a batch) and posted with
 the library's own low-level call, `client.client.mail.send.post(request_body=...)`. The
-worker has it written in its claiming thread (`prepare`), so the sender thread only posts. SendGrid substitutes the body and the
-subject, never headers: each personalization carries its own literal List-Unsubscribe.
+worker has it written in its claiming thread (`prepare`), so the sender thread only posts.
+SendGrid substitutes the body and the subject, never headers: each personalization carries
+its own literal List-Unsubscribe.
 The sandbox backend is the same request with mail_settings.sandbox_mode on.
 """
 
