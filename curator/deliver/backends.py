@@ -51,7 +51,6 @@ class BatchMessage:
     batch_key: str
     body: Body  # personalized per recipient: by SendGrid's substitutions, or by the outbox
     recipients: list[Recipient]
-    wire: str | None = None  # the request body, when the backend wrote it ahead (Backend.prepare)
 
 
 @dataclass(frozen=True)
@@ -78,10 +77,6 @@ class Backend(Protocol):
     """Sends messages somewhere: SendGrid, its sandbox, or a folder of .eml files."""
 
     name: str
-
-    def prepare(self, message: BatchMessage) -> BatchMessage:
-        """Work on the message that can be done before its request (the worker's claiming thread calls it)."""
-        ...
 
     def send_batch(self, message: BatchMessage) -> BatchResult: ...
 

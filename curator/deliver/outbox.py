@@ -41,9 +41,6 @@ class OutboxBackend:
     def path_for(self, issue: str, delivery_id: int) -> Path:
         return self.folder / f"{issue}-{delivery_id:08d}.eml"
 
-    def prepare(self, message: BatchMessage) -> BatchMessage:
-        return message  # each copy is personalized as it is written
-
     def send_batch(self, message: BatchMessage) -> BatchResult:
         from curator import render
 

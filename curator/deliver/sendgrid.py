@@ -2,8 +2,7 @@
 
 A batch's body is written as JSON text directly (`batch_json`: the library's Mail helpers,
 and even plain dicts through json.dumps, cost more than the rest of a batch) and posted with
-the library's own low-level call, `client.client.mail.send.post(request_body=...)`. The
-worker has it written in its claiming thread (`prepare`), so the sender thread only posts.
+the library's own low-level call, `client.client.mail.send.post(request_body=...)`.
 SendGrid substitutes the body and the subject, never headers: each personalization carries
 its own literal List-Unsubscribe.
 The sandbox backend is the same request with mail_settings.sandbox_mode on.
@@ -16,7 +15,6 @@ import json
 import socket
 import time
 import urllib.error
-from dataclasses import replace
 from json.encoder import encode_basestring_ascii as _json_string  # json.dumps' own (C) string encoder
 from typing import Any
 
@@ -53,12 +51,8 @@ class SendGridBackend:
         # The library has no timeout of its own: without one a silent server hangs the worker.
         self._client.client.timeout = settings.sendgrid_timeout
 
-    def prepare(self, message: BatchMessage) -> BatchMessage:
-        """The batch with its request body written: work done before the request, by whoever claims."""
-        return replace(message, wire=batch_json(self.settings, message, sandbox=self.sandbox))
-
     def send_batch(self, message: BatchMessage) -> BatchResult:
-        return self.post(message.wire or batch_json(self.settings, message, sandbox=self.sandbox))
+        return self.post(batch_json(self.settings, message, sandbox=self.sandbox))
 
     def send_one(self, message: SingleMessage) -> BatchResult:
         return self.post(single_body(self.settings, message, sandbox=self.sandbox))

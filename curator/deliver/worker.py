@@ -119,9 +119,11 @@ class Worker:
     def run(self, *, once: bool = False) -> Report:
         """Work until nothing is left (or, with once, until nothing can be claimed right now).
 
-        Two threads: this one claims and renders the next batch while the sender thread posts
-        the previous one and records its outcome (the database and the network wait without
-        the GIL, so the two overlap). At most PREFETCH claimed batches wait for the sender.
+        Two threads: this one writes the ledger (claims the next batch, and records the batches
+        SendGrid accepted) while the sender thread renders and posts the previous one (SQLite
+        and the network wait without the GIL, so the two overlap). The sender touches the
+        database only to read the issue's status, and for the rare outcomes other than
+        accepted. At most PREFETCH claimed batches wait for the sender.
         """
         sender = threading.Thread(target=self._send_loop, name=f"sender-{self.name}", daemon=True)
         self._accepted = []
@@ -175,7 +177,7 @@ class Worker:
                         if status == "cancelled":
                             ledger.cancel_pending(conn, batch.issue_id)
                 else:
-                    self.deliver(period, batch, message)
+                    self.deliver(period, batch, message or self._rendered(period, batch))
                     self._progress()
             except BaseException as exc:  # noqa: BLE001 - handed to the main thread, which raises it
                 self._failure = exc
@@ -280,14 +282,16 @@ class Worker:
     # -- one batch
 
     def _hand_over(self, period: str, batch: ledger.Claim) -> None:
-        """Render the claimed batch here and queue it for the sender thread."""
+        """Queue the claimed batch for the sender thread, which renders and posts it."""
+        self._queue.put((period, batch, None))
+
+    def _rendered(self, period: str, batch: ledger.Claim) -> BatchMessage:
         try:
-            message = self.message(period, batch)
+            return self.message(period, batch)
         except BaseException:
             with self._begin() as conn:  # not sent: give the rows back rather than wait for the lease
                 ledger.release(conn, batch.key, status=None, error="the worker failed before posting")
             raise
-        self._queue.put((period, batch, message))
 
     def deliver(self, period: str, batch: ledger.Claim, message: BatchMessage | None = None) -> None:
         """Post one claimed batch until it has an outcome; a refused key stops the worker."""
@@ -431,7 +435,7 @@ class Worker:
         for row in batch.rows:
             these = values(row.subscriber_id, row.email, row.name, row.id)
             recipients.append(Recipient(row.id, row.email, row.name, these, these["-unsubscribe_url-"]))
-        return self.backend.prepare(BatchMessage(issue=period, batch_key=batch.key, body=body, recipients=recipients))
+        return BatchMessage(issue=period, batch_key=batch.key, body=body, recipients=recipients)
 
     def _body(self, issue_id: int, period: str, variant: str) -> render.Rendered:
         key = (issue_id, variant)

@@ -111,13 +111,11 @@ def test_the_request_text_is_the_batch_body_exactly(sg_settings, recipients, sub
     assert json.loads(written) == batch_body(sg_settings, message, sandbox=sandbox)
 
 
-def test_a_prepared_batch_posts_the_text_written_ahead(sg_settings, sg):
+def test_a_batch_is_posted_as_its_request_text(sg_settings, sg):
     backend = SendGridBackend(sg_settings)
     recipients = [Recipient(7, "ana@example.com", "Ana \"A\" Ödön", {"-name-": "Ana"}, "https://n.example/u/7")]
     message = BatchMessage("2026-05", "k1", Rendered("Hi -name-", "<p>-name-</p>", "-name-"), recipients)
-    prepared = backend.prepare(message)
-    assert prepared.wire is not None and message.wire is None
-    result = backend.send_batch(prepared)
+    result = backend.send_batch(message)
     assert result.outcome is Outcome.ACCEPTED and result.status == 202
     (accepted,) = sg.accepted  # the server parsed it and checked it against SendGrid's schema and rules
     assert accepted.body == batch_body(sg_settings, message)
