@@ -42,7 +42,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from curator.store.schema import deliveries as d
-from curator.store.schema import events, now, send_batches, subscribers, suppressions
+from curator.store.schema import events, issues, now, send_batches, subscribers, suppressions
 from curator.subscribers import audience_select
 
 OPEN_BATCH = ("inflight", "uncertain")  # a batch whose outcome is not known yet
@@ -85,6 +85,11 @@ def _dialect(conn: Connection):
 
 def freeze(conn: Connection, issue_id: int) -> int:
     """Write the audience into the ledger: one row per subscriber; again adds nothing."""
+    if conn.dialect.name == "postgresql":  # a second freeze of the issue waits for this one (SQLite: BEGIN IMMEDIATE)
+        conn.execute(select(issues.c.id).where(issues.c.id == issue_id).with_for_update())
+    # The first freeze of an issue is a plain INSERT: on PostgreSQL, ON CONFLICT's speculative
+    # insertion of each row made a million-row freeze a third slower (7.3 s against 5.5 s).
+    first = not conn.execute(select(exists().where(d.c.issue_id == issue_id))).scalar()
     audience = audience_select().order_by(None).subquery()  # sorted once, below
     # Ordered by variant, so each variant's rows are neighbours and a claim reads them in one range.
     rows = (
@@ -97,8 +102,9 @@ def freeze(conn: Connection, issue_id: int) -> int:
         _dialect(conn)
         .insert(d)
         .from_select(["issue_id", "subscriber_id", "email", "name", "variant", "state", "attempts"], rows)
-        .on_conflict_do_nothing(index_elements=["issue_id", "subscriber_id"])
     )
+    if not first:
+        statement = statement.on_conflict_do_nothing(index_elements=["issue_id", "subscriber_id"])
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")  # sort a million rows in memory, not on disk
         # Counted by the database in the same statement: psycopg reports rowcount -1 for this INSERT ...

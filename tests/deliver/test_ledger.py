@@ -34,6 +34,11 @@ def test_freeze_adds_each_subscriber_once(engine, issue):
     again = deliver.start(engine, PERIOD, "test")  # a second `curator send` continues the same send
     assert again.resumed and again.frozen == 0
     assert _counts(engine, issue)["pending"] == 30
+    add_audience(engine, 2, prefix="late")  # a later freeze of the same issue adds only who is new
+    with engine.begin() as conn:
+        assert ledger.freeze(conn, issue) == 2
+        assert ledger.freeze(conn, issue) == 0
+    assert _counts(engine, issue)["pending"] == 32
 
 
 def test_freeze_leaves_out_the_unconfirmed_unsubscribed_and_suppressed(engine, issue):
