@@ -292,8 +292,16 @@ def mark_uncertain(conn: Connection, key: str, *, error: str, decide_after: floa
     return _move_rows(conn, key, state="uncertain", error=error)
 
 
+def _open_rows(key: str):
+    """Where-clauses for a batch's rows still open: found among its issue's open rows (the claim
+    index: a few thousand at most), since deliveries has no index on batch_key (every state change
+    would write one more index entry per row)."""
+    issue = select(send_batches.c.issue_id).where(send_batches.c.key == key).scalar_subquery()
+    return d.c.issue_id == issue, d.c.state.in_(OPEN_BATCH), d.c.batch_key == key
+
+
 def _move_rows(conn: Connection, key: str, **values) -> int:
-    result = conn.execute(update(d).where(d.c.batch_key == key, d.c.state.in_(OPEN_BATCH)).values(**values))
+    result = conn.execute(update(d).where(*_open_rows(key)).values(**values))
     return result.rowcount or 0
 
 
@@ -308,16 +316,19 @@ def confirm_batches(conn: Connection, keys: list[str]) -> int:
         update(send_batches)
         .where(send_batches.c.key.in_(_json_list(conn, keys)), send_batches.c.state.in_(OPEN_BATCH))
         .values(state="accepted", finished_at=now(), error="confirmed by SendGrid's events: no answer was recorded")
-        .returning(send_batches.c.key)
-    ).scalars().all()  # fmt: skip
-    if not closed:
-        return 0
-    moved = conn.execute(
-        update(d)
-        .where(d.c.batch_key.in_(_json_list(conn, closed)), d.c.state.in_(OPEN_BATCH))
-        .values(state="sent", sent_at=now(), error=None)
-    )
-    return moved.rowcount or 0
+        .returning(send_batches.c.key, send_batches.c.issue_id)
+    ).all()  # fmt: skip
+    by_issue: dict[int, list[str]] = {}
+    for key, issue_id in closed:
+        by_issue.setdefault(issue_id, []).append(key)
+    moved = 0
+    for issue_id, issue_keys in by_issue.items():  # the issue's open rows, through the claim index
+        moved += conn.execute(
+            update(d)
+            .where(d.c.issue_id == issue_id, d.c.state.in_(OPEN_BATCH), d.c.batch_key.in_(_json_list(conn, issue_keys)))
+            .values(state="sent", sent_at=now(), error=None)
+        ).rowcount or 0  # fmt: skip
+    return moved
 
 
 def _json_list(conn: Connection, values: list[str]):
@@ -367,7 +378,8 @@ def reconcile(conn: Connection, issue_id: int, *, policy: str, max_attempts: int
         elif policy == "resend":
             _close_batch(conn, key, "resent", error="no answer and no event: its rows were sent again")
             # A row already claimed max_attempts times is not sent yet again.
-            spent = (d.c.batch_key == key, d.c.state == "uncertain", d.c.attempts >= max_attempts)
+            spent = (d.c.issue_id == issue_id, d.c.state == "uncertain", d.c.batch_key == key,
+                     d.c.attempts >= max_attempts)  # fmt: skip
             decided["given_up"] += conn.execute(
                 update(d).where(*spent).values(
                     state="failed", error=f"no answer from SendGrid in {max_attempts} attempts: "

@@ -1,5 +1,7 @@
-"""the send ledger without foreign keys: a freeze writes a million rows, and PostgreSQL checked
-each one's issue and subscriber with a trigger (6 of its 15 seconds)
+"""the send ledger without foreign keys and without its batch_key index: a freeze writes a
+million rows, and PostgreSQL checked each one's issue and subscriber with a trigger (6 of its
+15 seconds); every state change of a row wrote a batch_key index entry too. A batch's rows are
+found among its issue's open rows instead, through the claim index.
 
 The freeze is their only writer: it copies ids it reads from issues and subscribers in the
 same statement, so they exist by construction. Nothing deletes an issue, and erasing a
@@ -22,10 +24,12 @@ def upgrade() -> None:
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
         batch_op.drop_constraint(op.f("fk_deliveries_issue_id_issues"), type_="foreignkey")
         batch_op.drop_constraint(op.f("fk_deliveries_subscriber_id_subscribers"), type_="foreignkey")
+        batch_op.drop_index("ix_deliveries_batch")
 
 
 def downgrade() -> None:
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
+        batch_op.create_index("ix_deliveries_batch", ["batch_key"], unique=False)
         batch_op.create_foreign_key(
             op.f("fk_deliveries_issue_id_issues"), "issues", ["issue_id"], ["id"], ondelete="CASCADE"
         )
