@@ -225,9 +225,10 @@ class Workers:
 
     def _start(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            # forkserver: forking this process, which runs threads, is not safe.
+            # forkserver: forking this process, which runs threads, is not safe. What the server
+            # imports, workers share; the last module freezes it, out of the collector's reach.
             context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["curator.ingest"])
+            context.set_forkserver_preload(["curator.ingest", "curator.ingest.forkserver"])
             self._pool = ProcessPoolExecutor(self.processes, mp_context=context)
         return self._pool
 

@@ -364,6 +364,17 @@ def test_parse_workers_import_neither_numpy_nor_the_embedding_model(settings, en
         assert (report.status, len(new), loaded.result()) == ("ok", 3, [])
 
 
+
+def test_parse_workers_keep_what_the_fork_server_imported_out_of_the_collectors_reach(settings, engine):
+    from curator.ingest import Workers
+
+    settings = settings.model_copy(update={"ingest_processes": 2})
+    with Workers(settings, engine, 1) as workers:
+        pool = workers._start()
+        frozen = pool.submit(eval, "__import__('gc').get_freeze_count()").result()
+        imported = pool.submit(eval, "'sqlalchemy' in __import__('sys').modules").result()
+    assert frozen > 10_000 and imported  # the modules a worker uses, imported once, in the fork server
+
 def test_304_answers_are_recorded_in_batches_as_one_by_one(settings, engine, server, monkeypatch):
     from curator.ingest import Workers
 
