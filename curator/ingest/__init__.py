@@ -27,7 +27,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from curator.config import Settings
 from curator.errors import DatabaseError, NotFound
-from curator.ingest.fetch import Fetcher, FetchRequest, FetchResult, Status
+from curator.ingest.fetched import FetchRequest, FetchResult, Status
 from curator.ingest.health import record_error, record_not_modified, record_success, unremarkable
 from curator.ingest.normalize import canonical_url, clean_title, title_key, to_utc
 from curator.ingest.parse import ParsedEntry, parse_feed
@@ -144,6 +144,8 @@ async def _fetch_and_store(
         done.append(report)
         if progress:
             progress(len(done), len(feeds), report)
+
+    from curator.ingest.fetch import Fetcher  # httpx: not for the parse workers, which import this package
 
     vectors = Vectors(engine)
     try:
@@ -362,6 +364,8 @@ def check_feeds(settings: Settings, sources: Sources, *, progress: Progress | No
 
 
 async def _check(settings: Settings, sources: Sources, progress: Progress | None) -> list[FeedReport]:
+    from curator.ingest.fetch import Fetcher
+
     reports: list[FeedReport] = []
     if progress:
         progress(0, len(sources.feeds), None)
