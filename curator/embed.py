@@ -17,7 +17,12 @@ product of two stored vectors is their cosine similarity.
 from __future__ import annotations
 
 import importlib.util
+import json
+import mmap
+import os
 import re
+import struct
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -107,23 +112,73 @@ class Tokens:
         return out
 
 
+class Table:
+    """The model's token vectors as float32, each row read from the weights file the first time a text uses it.
+
+    The file holds float16 (16 MB); the whole table as float32 is 32 MB, of which a run's texts use
+    a small part: rows are read (`os.pread`, so no file page stays mapped) and converted as they
+    are first needed, into zeroed memory whose untouched pages the kernel never allocates. A
+    float16 value converts to float32 exactly, so the vectors are those of the whole table, bit
+    for bit; summing float16 rows on the fly instead was five times slower than float32 rows.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        with path.open("rb") as file:
+            (size,) = struct.unpack("<Q", file.read(8))
+            header = json.loads(file.read(size))
+            length = file.seek(0, 2)
+        weight = header.get("embedding.weight") or {}
+        start, end = weight.get("data_offsets") or (0, 0)
+        rows, dim = weight.get("shape") or (0, 0)
+        self.offset, self.row_bytes = 8 + size + start, dim * 2
+        if weight.get("dtype") != "F16" or dim != DIM or end - start != rows * dim * 2 or self.offset + rows * \
+                self.row_bytes > length:
+            raise RuntimeError(f"the embedding model's file {path} is not the float16 table expected: "
+                               "reinstall wordllama")
+        # Anonymous memory: zeroed, each 4 KB page allocated when a row in it is first written.
+        # (np.zeros would advise huge pages: 2 MB allocated at each first touch.)
+        self._memory = mmap.mmap(-1, rows * dim * 4)
+        self.rows = np.frombuffer(self._memory, dtype=np.float32).reshape(rows, dim)
+        self._read = np.zeros(rows, dtype=bool)
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def ensure(self, ids: np.ndarray) -> None:
+        """Read the rows of these token ids that no text has used yet."""
+        if self._read[ids].all():
+            return
+        with self._lock:
+            missing = np.unique(ids[~self._read[ids]])
+            if not missing.size:
+                return
+            fd = os.open(self.path, os.O_RDONLY)
+            try:
+                raw = b"".join(os.pread(fd, self.row_bytes, self.offset + int(i) * self.row_bytes) for i in missing)
+            finally:
+                os.close(fd)
+            if len(raw) != missing.size * self.row_bytes:
+                raise RuntimeError(f"the embedding model's file {self.path} is truncated: reinstall wordllama")
+            self.rows[missing] = np.frombuffer(raw, dtype="<f2").reshape(-1, DIM)
+            self._read[missing] = True  # after the rows: a thread that sees True reads them whole
+
+
 @dataclass(frozen=True)
 class Model:
-    table: np.ndarray  # float32, one row per token id
+    table: Table  # float32 rows, one per token id, read as they are first used
     tokens: Tokens
 
 
 @lru_cache(maxsize=1)
 def _model() -> Model:
-    from safetensors.numpy import load_file
-
-    weights = load_file(_package_file(WEIGHTS))["embedding.weight"]
+    table = Table(_package_file(WEIGHTS))
     tokens = Tokens(_package_file(TOKENIZER))
-    if tokens.bpe.get_vocab_size() > len(weights):
-        raise RuntimeError(f"the embedding model has {len(weights)} token vectors for a vocabulary of "
+    if tokens.bpe.get_vocab_size() > len(table):
+        raise RuntimeError(f"the embedding model has {len(table)} token vectors for a vocabulary of "
                            f"{tokens.bpe.get_vocab_size()}: reinstall wordllama")
-    # float32, as wordllama computes: summing float16 rows into float32 was 2.5 times slower.
-    return Model(np.ascontiguousarray(weights, dtype=np.float32), tokens)
+    return Model(table, tokens)
 
 
 def item_text(title: str, summary: str) -> str:
@@ -138,9 +193,13 @@ def embed(texts: Sequence[str]) -> np.ndarray:
         return vectors
     model = _model()
     for start in range(0, len(texts), BATCH):
-        for n, ids in enumerate(model.tokens.ids(texts[start : start + BATCH]), start):
-            if ids:  # one gather and sum per text: numpy's reduceat over a batch was several times slower
-                vectors[n] = model.table[np.array(ids, dtype=np.intp)].sum(axis=0) / np.float32(len(ids))
+        batch = [np.array(ids, dtype=np.intp) for ids in model.tokens.ids(texts[start : start + BATCH])]
+        if any(ids.size for ids in batch):
+            model.table.ensure(np.concatenate(batch))
+        table = model.table.rows
+        for n, ids in enumerate(batch, start):
+            if ids.size:  # one gather and sum per text: numpy's reduceat over a batch was several times slower
+                vectors[n] = table[ids].sum(axis=0) / np.float32(ids.size)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
 

@@ -27,7 +27,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from curator.config import Settings
 from curator.errors import DatabaseError, NotFound
-from curator.ingest.fetch import Fetcher, FetchRequest, FetchResult, Status
+from curator.ingest.fetched import FetchRequest, FetchResult, Status
 from curator.ingest.health import record_error, record_not_modified, record_success, unremarkable
 from curator.ingest.normalize import canonical_url, clean_title, title_key, to_utc
 from curator.ingest.parse import ParsedEntry, parse_feed
@@ -145,6 +145,8 @@ async def _fetch_and_store(
         if progress:
             progress(len(done), len(feeds), report)
 
+    from curator.ingest.fetch import Fetcher  # httpx: not for the parse workers, which import this package
+
     vectors = Vectors(engine)
     try:
         with Workers(settings, engine, len(feeds)) as workers:
@@ -225,9 +227,10 @@ class Workers:
 
     def _start(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            # forkserver: forking this process, which runs threads, is not safe.
+            # forkserver: forking this process, which runs threads, is not safe. What the server
+            # imports, workers share; the last module freezes it, out of the collector's reach.
             context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["curator.ingest"])
+            context.set_forkserver_preload(["curator.ingest", "curator.ingest.forkserver"])
             self._pool = ProcessPoolExecutor(self.processes, mp_context=context)
         return self._pool
 
@@ -361,6 +364,8 @@ def check_feeds(settings: Settings, sources: Sources, *, progress: Progress | No
 
 
 async def _check(settings: Settings, sources: Sources, progress: Progress | None) -> list[FeedReport]:
+    from curator.ingest.fetch import Fetcher
+
     reports: list[FeedReport] = []
     if progress:
         progress(0, len(sources.feeds), None)

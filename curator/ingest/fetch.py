@@ -9,11 +9,9 @@ from __future__ import annotations
 import asyncio
 import zlib
 from collections import Counter, defaultdict
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
-from typing import Literal
 from urllib.parse import unquote, urljoin, urlsplit
 
 import brotli
@@ -21,8 +19,8 @@ import httpx
 
 from curator import __version__, netguard
 from curator.config import Settings
+from curator.ingest.fetched import FetchRequest, FetchResult, Status  # noqa: F401  (re-exported)
 
-Status = Literal["ok", "not_modified", "error"]
 REDIRECTS = {301, 302, 303, 307, 308}
 PERMANENT = {301, 308}
 ACCEPT = (
@@ -31,32 +29,6 @@ ACCEPT = (
 )
 CHUNK = 64 * 1024
 FILE_FEEDS_OFF = "file feeds are disabled: set CURATOR_ALLOW_FILE_FEEDS=true"
-
-
-@dataclass(frozen=True)
-class FetchRequest:
-    """A feed to fetch, with the validators of its last answer for a conditional GET."""
-
-    url: str
-    etag: str | None = None
-    last_modified: str | None = None
-
-
-@dataclass
-class FetchResult:
-    """What one fetch brought back; `content` is the decoded body when status is ok."""
-
-    url: str
-    status: Status
-    final_url: str
-    moved_to: str | None = None  # the new address, after 301/308 redirects only
-    http_status: int | None = None
-    content: bytes = b""
-    content_type: str | None = None
-    etag: str | None = None
-    last_modified: str | None = None
-    wait_until: datetime | None = None  # Retry-After or Cache-Control max-age
-    error: str | None = None
 
 
 class FetchError(Exception):

@@ -9,7 +9,7 @@ from sqlalchemy import Connection, Engine, bindparam, func, select, update
 
 from curator.config import Settings
 from curator.errors import NotFound
-from curator.ingest.fetch import FetchResult
+from curator.ingest.fetched import FetchResult
 from curator.ingest.store_items import FeedRow, feed_rows
 from curator.store.schema import feeds, item_sources, items
 

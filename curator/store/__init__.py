@@ -5,11 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
@@ -17,6 +14,12 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from curator.config import mask_url
 from curator.errors import DatabaseError
 from curator.store import schema
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+# Alembic (10 MB of modules) is imported by the functions that migrate or compare revisions,
+# not here: ingest's parse workers import this package for its engines, and never migrate.
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -89,6 +92,8 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
 
 
 def _alembic_config(engine: Engine) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["engine"] = engine
@@ -96,10 +101,14 @@ def _alembic_config(engine: Engine) -> Config:
 
 
 def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory(str(MIGRATIONS)).get_current_head()
 
 
 def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     try:
         with engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()
@@ -112,6 +121,8 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
     path = sqlite_path(engine.url.render_as_string(hide_password=False))
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
+    from alembic import command
+
     before = current_revision(engine)
     command.upgrade(_alembic_config(engine), "head")
     return before, head_revision()

@@ -93,6 +93,18 @@ def test_vectors_are_wordllamas_own_bit_for_bit_though_tokenized_word_by_word():
     assert [small.ids([text])[0] for text in texts[:200]] == want[:200]
 
 
+def test_the_token_table_reads_only_the_rows_texts_use_and_they_are_the_files_own():
+    from safetensors.numpy import load_file
+
+    table = embed.Table(embed._package_file(embed.WEIGHTS))
+    whole = load_file(embed._package_file(embed.WEIGHTS))["embedding.weight"].astype(np.float32)
+    ids = np.array([5, 31999, 5, 1200, 0], dtype=np.intp)
+    table.ensure(ids)
+    table.ensure(ids[:2])  # already read: nothing more
+    assert np.array_equal(table.rows[ids], whole[ids]) and table.rows[ids].dtype == np.float32
+    assert sorted(np.flatnonzero(table._read)) == [0, 5, 1200, 31999] and not table.rows[1].any()
+
+
 # --- semantic ----------------------------------------------------------------------------
 
 

@@ -344,7 +344,7 @@ def test_a_batch_of_vectors_is_written_during_the_run_and_the_rest_at_its_end(se
     assert len(rows) == 9 and all(row.embedding and row.kind and row.kind_version for row in rows)
 
 
-def test_parse_workers_import_neither_numpy_nor_the_embedding_model(settings, engine, server):
+def test_parse_workers_import_neither_numpy_the_embedding_model_httpx_nor_alembic(settings, engine, server):
     from curator.ingest import Workers, process_in_worker
     from curator.ingest.fetch import FetchResult
     from curator.ingest.store_items import feed_rows, sync_feeds
@@ -359,10 +359,22 @@ def test_parse_workers_import_neither_numpy_nor_the_embedding_model(settings, en
     with Workers(settings, engine, 1) as workers:
         pool = workers._start()
         report, new = pool.submit(process_in_worker, settings, row, result).result()
-        heavy = "[m for m in ('numpy', 'tokenizers', 'wordllama') if m in __import__('sys').modules]"
+        modules = "('numpy', 'tokenizers', 'wordllama', 'httpx', 'alembic')"  # the last two: not for storing
+        heavy = f"[m for m in {modules} if m in __import__('sys').modules]"
         loaded = pool.submit(eval, heavy)
         assert (report.status, len(new), loaded.result()) == ("ok", 3, [])
 
+
+
+def test_parse_workers_keep_what_the_fork_server_imported_out_of_the_collectors_reach(settings, engine):
+    from curator.ingest import Workers
+
+    settings = settings.model_copy(update={"ingest_processes": 2})
+    with Workers(settings, engine, 1) as workers:
+        pool = workers._start()
+        frozen = pool.submit(eval, "__import__('gc').get_freeze_count()").result()
+        imported = pool.submit(eval, "'sqlalchemy' in __import__('sys').modules").result()
+    assert frozen > 10_000 and imported  # the modules a worker uses, imported once, in the fork server
 
 def test_304_answers_are_recorded_in_batches_as_one_by_one(settings, engine, server, monkeypatch):
     from curator.ingest import Workers
