@@ -1,4 +1,4 @@
-"""The editors' taste per topic: where editors put items (approved, rejected, moved) teaches where items like them belong."""
+"""The editors' taste per topic: where editors put items (approved, rejected, moved) teaches where items belong."""
 
 from __future__ import annotations
 
