@@ -94,3 +94,21 @@ def test_a_read_only_connection_reads_beside_a_writer_on_sqlite(tmp_path):
     with engine.connect() as reader:
         reader.execution_options(read_only=True)
         assert reader.execute(select(func.count()).select_from(feeds)).scalar_one() == 1
+
+
+def test_a_writer_tries_for_the_lock_until_its_timeout_then_says_the_database_is_locked(tmp_path, monkeypatch):
+    """SQLite writers poll for the write lock in short tries (see store._sqlite_begin), within the busy timeout."""
+    from sqlalchemy.exc import OperationalError
+
+    engine = store.make_engine(f"sqlite:///{tmp_path}/l.db")
+    store.upgrade(engine)
+    monkeypatch.setattr(store, "BUSY_TIMEOUT_S", 0.2)
+    with engine.begin() as holder:
+        holder.execute(insert(feeds).values(url="https://a.example/feed.xml", title="A"))
+        with pytest.raises(OperationalError, match="locked"), engine.begin() as other:
+            other.execute(insert(feeds).values(url="https://b.example/feed.xml", title="B"))
+    with engine.begin() as other:  # the lock is free again: the next writer gets it at once
+        other.execute(insert(feeds).values(url="https://b.example/feed.xml", title="B"))
+        assert other.exec_driver_sql("PRAGMA busy_timeout").scalar() == 200  # restored after the tries
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(feeds)).scalar_one() == 2

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -77,8 +80,41 @@ def sqlite_path(url: str) -> Path | None:
     return Path(parsed.database)
 
 
+BUSY_TIMEOUT_S = 30.0  # how long a writer waits for SQLite's write lock before "database is locked"
+LOCK_POLL_S = (0.0005, 0.002)  # between two tries at the write lock, at random
+
+
 def _sqlite_begin(conn) -> None:
-    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("read_only") else "BEGIN IMMEDIATE")
+    """BEGIN IMMEDIATE, trying again every millisecond or so until the lock is free.
+
+    SQLite's own busy handler sleeps longer and longer between tries (up to 100 ms), so a
+    writer that commits and begins again at once, such as a delivery worker, can keep another
+    one (a webhook post, an editor's click) waiting for seconds: it only ever looks in the
+    wrong moments. Tries this close together find the short gaps between such transactions.
+    A connection marked read_only (execution option) reads beside the writer, as WAL allows.
+    """
+    if conn.get_execution_options().get("read_only"):
+        conn.exec_driver_sql("BEGIN")
+        return
+    raw = conn.connection.dbapi_connection
+    raw.execute("PRAGMA busy_timeout = 0")  # each try answers at once: the loop does the waiting
+    try:
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        while True:
+            try:
+                raw.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if not _locked(exc) or time.monotonic() > deadline:
+                    break
+            time.sleep(random.uniform(*LOCK_POLL_S))
+        conn.exec_driver_sql("BEGIN IMMEDIATE")  # once more, through SQLAlchemy: its error, wrapped as ever
+    finally:
+        raw.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+
+
+def _locked(exc: sqlite3.OperationalError) -> bool:
+    return "locked" in str(exc) or "busy" in str(exc)
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
@@ -87,7 +123,7 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
     cur.close()
 
 
