@@ -101,7 +101,7 @@ class Worker:
         self._accepted_lock = threading.Lock()
         self._failure: BaseException | None = None
         # SQLite takes its write lock at BEGIN, and a connection that finds it taken polls for it
-        # (sleeping 1, 2, 5, 10... ms): this worker's two threads wait on a lock of their own instead.
+        # (store._sqlite_begin): this worker's two threads wait on a lock of their own instead.
         self._db_lock = threading.RLock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
 
     @contextlib.contextmanager
@@ -168,7 +168,7 @@ class Worker:
     def _send_loop(self) -> None:
         """The sender thread: post each queued batch; after a failure or a stop, give the rest back."""
         while (item := self._queue.get()) is not None:
-            period, batch, message = item
+            period, batch = item
             try:
                 status = self._status(batch.issue_id)  # a pause or cancel since the claim holds back what is not posted
                 if self._failure is not None or self.stop.is_set() or status not in ("sending", "sent"):
@@ -177,7 +177,7 @@ class Worker:
                         if status == "cancelled":
                             ledger.cancel_pending(conn, batch.issue_id)
                 else:
-                    self.deliver(period, batch, message or self._rendered(period, batch))
+                    self.deliver(period, batch, self._rendered(period, batch))
                     self._progress()
             except BaseException as exc:  # noqa: BLE001 - handed to the main thread, which raises it
                 self._failure = exc
@@ -232,7 +232,7 @@ class Worker:
                 self._cursor[issue_id] = batch.end
                 self.report.skipped += batch.skipped
                 if batch.rows:
-                    self._hand_over(period, batch)
+                    self._queue.put((period, batch))  # the sender thread renders and posts it
                 else:
                     self._progress()
                 return True
@@ -281,11 +281,8 @@ class Worker:
 
     # -- one batch
 
-    def _hand_over(self, period: str, batch: ledger.Claim) -> None:
-        """Queue the claimed batch for the sender thread, which renders and posts it."""
-        self._queue.put((period, batch, None))
-
     def _rendered(self, period: str, batch: ledger.Claim) -> BatchMessage:
+        """The sender thread's message for a claimed batch; a failure gives its rows back at once."""
         try:
             return self.message(period, batch)
         except BaseException:
