@@ -103,7 +103,7 @@ def batch_body(settings: Settings, message: BatchMessage, *, sandbox: bool = Fal
 
 
 def batch_json(settings: Settings, message: BatchMessage, *, sandbox: bool = False) -> str:
-    """batch_body as the JSON text posted: the same document (tested), about three times faster.
+    """batch_body as the JSON text posted: the same document (tested), in about 60% of the time.
 
     The envelope is encoded once by json.dumps; each personalization is one format string over
     values encoded by json.dumps' own string encoder (ASCII, escaped exactly as it escapes them).

@@ -43,7 +43,7 @@ def make_engine(url: str) -> Engine:
     """An engine; SQLite gets WAL, foreign keys and a generous busy timeout."""
     parsed = _parse(url)
     if parsed.get_backend_name() == "sqlite":
-        engine = create_engine(parsed, connect_args={"timeout": 30})
+        engine = create_engine(parsed, connect_args={"timeout": BUSY_TIMEOUT_S})
         event.listen(engine, "connect", _sqlite_pragmas)
         # Take the write lock at BEGIN: no deadlocks between two writers upgrading a read. A
         # connection marked read_only (execution option) reads beside the writer, as WAL allows.
