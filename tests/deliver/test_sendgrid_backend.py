@@ -119,3 +119,17 @@ def test_a_batch_is_posted_as_its_request_text(sg_settings, sg):
     assert result.outcome is Outcome.ACCEPTED and result.status == 202
     (accepted,) = sg.accepted  # the server parsed it and checked it against SendGrid's schema and rules
     assert accepted.body == batch_body(sg_settings, message)
+
+
+def test_the_library_debug_log_names_the_payload_size_not_the_recipients(sg_settings, sg, caplog):
+    """python_http_client formats every request's payload into a debug message: ours prints its size."""
+    backend = SendGridBackend(sg_settings)
+    recipients = [Recipient(7, "ana@example.com", "Ana", {"-name-": "Ana"}, "https://n.example/u/7")]
+    message = BatchMessage("2026-05", "k1", Rendered("Hi -name-", "<p>-name-</p>", "-name-"), recipients)
+    with caplog.at_level("DEBUG", logger="python_http_client"):
+        assert backend.send_batch(message).outcome is Outcome.ACCEPTED
+    payload = [r.getMessage() for r in caplog.records if r.getMessage().startswith("PAYLOAD:")]
+    assert payload and all("bytes of JSON" in line for line in payload)
+    assert "ana@example.com" not in caplog.text
+    (accepted,) = sg.accepted  # the bytes themselves went out whole
+    assert accepted.body == batch_body(sg_settings, message)
