@@ -95,10 +95,13 @@ def subscriber_signer(settings: Settings, purposes: tuple[str, ...]) -> Callable
     for purpose in purposes:
         _serializer(settings, purpose)  # a known purpose, and a secret key (ConfigError says so)
     pads = [_hmac_pads(settings.secret_key, purpose) for purpose in purposes]
+    stamp = [-1, b""]  # the timestamp part, encoded once per second: [second, b".STAMP"]
 
     def sign(subscriber_id: int, email: str) -> list[str]:
-        payload = f'[{int(subscriber_id)},"{email_digest(email)}"]'.encode("ascii")
-        value = _b64(payload) + b"." + _b64(int(time.time()).to_bytes(8, "big").lstrip(b"\0"))
+        second = int(time.time())
+        if second != stamp[0]:
+            stamp[:] = second, b"." + _b64(second.to_bytes(8, "big").lstrip(b"\0"))
+        value = _b64(f'[{int(subscriber_id)},"{email_digest(email)}"]'.encode("ascii")) + stamp[1]
         signed = value.decode("ascii") + "."
         return [signed + _b64(_hmac_with(inner, outer, value)).decode("ascii") for inner, outer in pads]
 
