@@ -15,10 +15,9 @@ each, as Curator's requests) to the same server from one process: no database, n
 It is measured again just before each send, and each send's ratio is its recipients/s over
 that ceiling's (the machine's speed drifts between runs); the median ratio is reported. The
 shared rate limits are set far above the figures, so that they measure Curator, not the
-configured rate. Each timed part runs
---runs times (the ledger is emptied between sends) and the median is reported with its spread.
-Figures are printed beside the targets; this is not a test. With --json, the last line is one
-JSON object.
+configured rate. Each timed part runs --runs times (the ledger is emptied between sends) and
+the median is reported with its spread. Figures are printed beside the targets; this is not a
+test. With --json, the last line is one JSON object.
 """
 
 from __future__ import annotations
@@ -34,6 +33,7 @@ import threading
 import time
 import urllib.request
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -252,7 +252,7 @@ def unsend(engine) -> None:
             conn.execute(text("VACUUM ANALYZE deliveries"))
 
 
-def repeated_send(engine, url: str, server: Server, workers: int, runs: int, roof: Ceiling) -> dict:
+def repeated_send(engine, url: str, server: Server, workers: int, runs: int, ceiling: Callable[[], dict]) -> dict:
     """`runs` sends, each beside a ceiling measured just before it: its ratio is to that ceiling.
 
     This machine's speed drifts (the ceiling alone has moved from 37,000 to 97,000 recipients/s
@@ -264,7 +264,7 @@ def repeated_send(engine, url: str, server: Server, workers: int, runs: int, roo
 
     def once() -> dict:
         unsend(engine)
-        ceilings.append(roof.measure()["recipients_per_s"])
+        ceilings.append(ceiling()["recipients_per_s"])
         run = timed_send(engine, url, server, workers)
         rates.append(run["recipients_per_s"])
         return {**run, "ceiling_recipients_per_s": ceilings[-1], "ratio": round(rates[-1] / ceilings[-1], 3)}
@@ -275,7 +275,7 @@ def repeated_send(engine, url: str, server: Server, workers: int, runs: int, roo
     return result
 
 
-def bench_sqlite(n: int, server: Server, runs: int, roof: Ceiling) -> dict:
+def bench_sqlite(n: int, server: Server, runs: int, ceiling: Callable[[], dict]) -> dict:
     with tempfile.TemporaryDirectory(prefix="curator-bench-") as folder:
         url = f"sqlite:///{folder}/bench.db"
         engine = store.make_engine(url)
@@ -283,12 +283,12 @@ def bench_sqlite(n: int, server: Server, runs: int, roof: Ceiling) -> dict:
             store.upgrade(engine)
             seed_issue(engine)
             seed_sqlite(engine, n)
-            return repeated_send(engine, url, server, 1, runs, roof)
+            return repeated_send(engine, url, server, 1, runs, ceiling)
         finally:
             engine.dispose()
 
 
-def bench_postgres(n: int, server: Server, runs: int, roof: Ceiling) -> dict:
+def bench_postgres(n: int, server: Server, runs: int, ceiling: Callable[[], dict]) -> dict:
     from sqlalchemy.engine import make_url
 
     name = f"curator_bench_{uuid.uuid4().hex[:8]}"
@@ -301,7 +301,7 @@ def bench_postgres(n: int, server: Server, runs: int, roof: Ceiling) -> dict:
         store.upgrade(engine)
         seed_issue(engine)
         seed_postgres(engine, n)
-        return repeated_send(engine, url, server, 2, runs, roof)
+        return repeated_send(engine, url, server, 2, runs, ceiling)
     finally:
         engine.dispose()
         with admin.connect() as conn:
@@ -383,16 +383,6 @@ def bench_ceiling(server: Server, recipients: int, bodies: list[dict]) -> dict:
     return {"recipients_per_s": round(posted / seconds), "seconds": round(seconds, 2)}
 
 
-class Ceiling:
-    """The ceiling, measurable again beside each send (same server, same pre-built bodies)."""
-
-    def __init__(self, server: Server, recipients: int, bodies: list[dict]) -> None:
-        self.server, self.recipients, self.bodies = server, recipients, bodies
-
-    def measure(self) -> dict:
-        return bench_ceiling(self.server, self.recipients, self.bodies)
-
-
 def main() -> int:
     parser = _common.parser(__doc__)
     parser.add_argument("--subscribers", type=int, default=1_000_000)
@@ -403,7 +393,11 @@ def main() -> int:
     n = args.subscribers
     result: dict = {"subscribers": n, "topic_sets": len(topic_sets()), "targets": TARGETS, "runs": args.runs}
     with Server() as server:
-        ceiling = Ceiling(server, min(n, CEILING_RECIPIENTS), ceiling_bodies(server, 2 if args.quick else 20))
+        bodies, posted = ceiling_bodies(server, 2 if args.quick else 20), min(n, CEILING_RECIPIENTS)
+
+        def ceiling() -> dict:  # measured again beside each send
+            return bench_ceiling(server, posted, bodies)
+
         if args.only != "postgres":
             result["sqlite"] = bench_sqlite(n, server, args.runs, ceiling)
         if args.only != "sqlite":
