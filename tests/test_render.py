@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import time
+import types
 
 import jinja2
 import pytest
@@ -50,7 +52,14 @@ def content():
 SUB = {"id": 17, "email": "ann@example.com", "name": "Ann", "topics": ["leadership"]}
 
 
-def test_a_variant_carries_the_tags_and_personalizing_fills_them(conf, content):
+@pytest.fixture
+def still_clock(monkeypatch):
+    """Tokens carry the second they were signed in: two signings of one link are equal only within a second."""
+    now = time.time()
+    monkeypatch.setattr(tokens, "time", types.SimpleNamespace(time=lambda: now))
+
+
+def test_a_variant_carries_the_tags_and_personalizing_fills_them(conf, content, still_clock):
     variant = render.render_variant(content, ["leadership"], conf)
     for key in render.SUBSTITUTION_KEYS:
         assert key in variant.html and key in variant.text
@@ -65,7 +74,7 @@ def test_a_variant_carries_the_tags_and_personalizing_fills_them(conf, content):
     assert render.render_for(content, SUB, conf) == copy
 
 
-def test_the_links_carry_tokens_for_the_subscriber(conf):
+def test_the_links_carry_tokens_for_the_subscriber(conf, still_clock):
     row = {"id": 999, "subscriber_id": 17, "email": "ann@example.com", "name": ""}  # a ledger row
     values = render.recipient_values(conf, row)
     claim = tokens.read_token(conf, "unsubscribe", values["-unsubscribe_url-"].rsplit("/", 1)[1])
@@ -168,7 +177,7 @@ def test_the_footer_names_the_sender_once(conf, content):
                 assert f"{settings.from_name} · {settings.from_name}" not in part, name
 
 
-def test_the_fresh_unsubscribe_link_email(conf):
+def test_the_fresh_unsubscribe_link_email(conf, still_clock):
     message = render.render_unsubscribe_link(conf, SUB)
     url = render.unsubscribe_url(conf, SUB)
     assert message.subject == "Your link to unsubscribe from Growth Notes"
